@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Prepare a local LXD for the examples and the tests on a Debian/Ubuntu machine.
+# Idempotent: each step checks first and says what it did (or that nothing was needed).
+#   1. install LXD from the distribution's packages if `lxd` is missing
+#   2. start the daemon if its socket does not answer (no systemd needed)
+#   3. initialise a `dir` storage pool and the default profile's root disk if missing (no network is created)
+#   4. import the local busybox test image (alias `pulumi-lxd-test`) if missing
+# Environment: LXD_DIR (default /var/lib/lxd), LXD_TEST_IMAGE_ALIAS (default pulumi-lxd-test).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+export LXD_DIR="${LXD_DIR:-/var/lib/lxd}"
+alias_name="${LXD_TEST_IMAGE_ALIAS:-pulumi-lxd-test}"
+log_file="${LXD_LOG_FILE:-/var/log/lxd-pulumi-setup.log}"
+
+say() { printf '[lxd-setup] %s\n' "$*"; }
+
+if [ "$(id -u)" -ne 0 ]; then
+  say "must run as root (it installs packages and starts the LXD daemon)"; exit 1
+fi
+
+# 1. packages
+if ! command -v lxd >/dev/null 2>&1 || ! command -v lxc >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
+  say "installing lxd, lxd-client and busybox-static from the distribution's packages"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq lxd lxd-client busybox-static >/dev/null
+else
+  say "lxd $(lxd --version) is installed"
+fi
+
+# 2. daemon
+if lxc info >/dev/null 2>&1; then
+  say "daemon already running (socket $LXD_DIR/unix.socket)"
+else
+  say "starting lxd (log: $log_file)"
+  mkdir -p "$(dirname "$log_file")"
+  # Detached from this shell so that it outlives the script; no systemd on these machines.
+  setsid nohup lxd --group root --logfile "$log_file" >/dev/null 2>&1 < /dev/null &
+  lxd waitready --timeout 60
+  say "daemon ready"
+fi
+
+# 3. storage + default profile root disk (no networks: nothing here gets an address)
+if ! lxc storage show default >/dev/null 2>&1; then
+  say "creating storage pool 'default' (dir)"
+  lxc storage create default dir >/dev/null
+else
+  say "storage pool 'default' exists"
+fi
+if ! lxc profile device get default root pool >/dev/null 2>&1; then
+  say "adding root disk on pool 'default' to the default profile"
+  lxc profile device add default root disk path=/ pool=default >/dev/null
+else
+  say "default profile has a root disk"
+fi
+
+# 4. test image
+if lxc image info "$alias_name" >/dev/null 2>&1; then
+  say "image '$alias_name' present"
+else
+  tarball="$("$here/build-test-image.sh")"
+  lxc image import "$tarball" --alias "$alias_name" >/dev/null
+  say "imported image '$alias_name' from $tarball"
+fi
+say "done"
