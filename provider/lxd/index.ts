@@ -6,3 +6,5 @@ export * from "./instances";
 export * from "./profiles";
 export * from "./projects";
 export * from "./images";
+export * from "./trust";
+export * from "./server";
