@@ -45,9 +45,13 @@ export function isNotFound(err: unknown): err is LxdError {
   return err instanceof LxdError && err.status === 404;
 }
 
-/** True for "the name is taken" (HTTP 409 Conflict). */
+/**
+ * True for "the name is taken": HTTP 409 Conflict, or LXD's "already exists" text with another status.
+ * LXD 5.0.2 answers a duplicate profile with 500 ("The profile already exists") and fails a duplicate
+ * instance's creation operation with 400 ('This "instances" entry already exists'); only projects get 409.
+ */
 export function isConflict(err: unknown): err is LxdError {
-  return err instanceof LxdError && err.status === 409;
+  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b/i.test(err.lxdMessage)));
 }
 
 /** True for a stale ETag on an `If-Match` write (HTTP 412 Precondition Failed). */
