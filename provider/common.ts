@@ -102,7 +102,9 @@ export function checkWith<S extends z.ZodType>(
   schema: S,
   news: Record<string, unknown>,
 ): { value?: z.output<S>; failures: pulumi.dynamic.CheckFailure[] } {
-  const r = schema.safeParse(news);
+  // `__provider` (and any other engine-owned `__` key) is not an input of ours.
+  const own = Object.fromEntries(Object.entries(news).filter(([k]) => !k.startsWith("__")));
+  const r = schema.safeParse(own);
   if (r.success) return { value: r.data, failures: [] };
   const failures: pulumi.dynamic.CheckFailure[] = [];
   for (const issue of r.error.issues) {
