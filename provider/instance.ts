@@ -16,7 +16,7 @@ import {
 } from "./common";
 import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
 import {
-  createInstance, deleteInstance, findImage, getInstance, hostHasAppArmor, isNotFound, isRunningStatus, LxdError, renameInstance,
+  createInstance, deleteInstance, findImage, getInstance, hostHasAppArmor, isConflict, isNotFound, isRunningStatus, renameInstance,
   startInstance, stopInstance, updateInstance, wrapLxdError, type ConfigMap, type DeviceMap, type Instance as LxdInstance, type LxdClient, type LxdConnection,
 } from "./lxd";
 import {
@@ -276,9 +276,9 @@ class InstanceProvider {
         profiles: inputs.profiles, ephemeral: inputs.ephemeral, source,
       }, { project, timeoutSec: t.createSec ?? DEFAULT_WAIT });
     } catch (err) {
-      if (!(err instanceof LxdError && err.status === 409 && inputs.adopt)) {
+      if (!(isConflict(err) && inputs.adopt)) {
         const wrapped = wrapLxdError(err, "create", "instance", inputs.name, project);
-        if (err instanceof LxdError && err.status === 409) wrapped.message += " (set adopt: true to bring the existing instance under management)";
+        if (isConflict(err)) wrapped.message += " (set adopt: true to bring the existing instance under management)";
         throw wrapped;
       }
       await this.converge(lxd, inputs, project);

@@ -12,7 +12,7 @@ import { z } from "zod";
 import { checkWith, diffProps, normalizeConfig, normalizeDevices, normalizeProject, stripUndefined, userConfig } from "./common";
 import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
 import {
-  createProfile, deleteProfile, getProfile, hostHasAppArmor, isNotFound, LxdError, renameProfile, updateProfile, wrapLxdError,
+  createProfile, deleteProfile, getProfile, hostHasAppArmor, isConflict, isNotFound, renameProfile, updateProfile, wrapLxdError,
   type ConfigMap, type DeviceMap, type LxdClient, type LxdConnection, type Profile as LxdProfile, type ProfilePut,
 } from "./lxd";
 import { applyOptOuts, assess, refusalMessage, securityReport, WEAKENING_CLASSES, type SecurityReport, type WeakeningClass } from "./security";
@@ -140,7 +140,7 @@ class ProfileProvider {
       await createProfile(lxd, { name: inputs.name, ...put }, { project });
     } catch (err) {
       const wrapped = wrapLxdError(err, "create", "profile", inputs.name, project);
-      if (err instanceof LxdError && err.status === 409) wrapped.message += " (set adopt: true to bring the existing profile under management)";
+      if (isConflict(err)) wrapped.message += " (set adopt: true to bring the existing profile under management)";
       throw wrapped;
     }
     return { id, outs: await outputsFrom(lxd, (await getProfile(lxd, inputs.name, { project })).value, inputs) };
