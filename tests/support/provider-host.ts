@@ -262,7 +262,11 @@ export class ProviderHostError extends Error {
   readonly details: string;
   /** Partial failure: the id of the resource that exists despite the error. */
   readonly id?: string;
-  /** Partial failure: its properties (outputs) as the engine would store them. */
+  /**
+   * Partial failure: its properties, which the engine stores as the resource's outputs. The host does
+   * not add `__provider` here (unlike successful results), so a later Delete/Read of that state fails
+   * ("code must be a string") unless the provider put `__provider: inputs.__provider` in them itself.
+   */
   readonly properties?: PlainObject;
   /** Partial failure: the reasons the provider gave. */
   readonly reasons?: string[];
