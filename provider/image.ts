@@ -1,0 +1,421 @@
+/**
+ * Image: an LXD image, imported from a unified image tarball on the machine running Pulumi or copied from
+ * another image server, with the aliases that name it.
+ *
+ * LXD endpoints: POST /1.0/images (upload, or pull from a server), GET|PUT|DELETE /1.0/images/{fingerprint},
+ * POST /1.0/images/aliases, GET|PUT|DELETE /1.0/images/aliases/{name}.
+ *
+ * Changing the file's content (`fileSha256`, computed in check), `source`, `project` or the LXD server forces
+ * replacement (delete before create: aliases are unique). `aliases`, alias descriptions and `public` are
+ * updated in place; a new `file` path with the same content changes nothing in LXD.
+ *
+ * An image whose fingerprint already exists in the project is adopted (`adopted: true`): the stack adds its
+ * aliases to it and on destroy removes only those, never the image. An alias that exists and points at another
+ * image is an error, never moved.
+ */
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { checkWith, containsUnknown, diffProps, normalizeProject, partialCreate, stripUndefined, UNKNOWN } from "./common";
+import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
+import {
+  copyImage, createImageAlias, deleteImage, deleteImageAlias, getImage, getImageAlias, importImageFile, isConflict, isNotFound, wrapLxdError,
+  type Image as LxdImage, type LxdClient, type LxdConnection,
+} from "./lxd";
+import { providerShim } from "./shim";
+
+/** One alias of the image. */
+export interface ImageAliasSpec {
+  /** Alias name, unique in the project. */
+  name: string;
+  /** Alias description. Default "". */
+  description?: string;
+}
+
+/** Where to copy the image from (instead of `file`). */
+export interface ImageSource {
+  /** Image server URL, e.g. `https://images.linuxcontainers.org` (simplestreams) or `https://host:8443` (LXD). */
+  server: string;
+  /** `simplestreams` (default) or `lxd`. */
+  protocol?: "simplestreams" | "lxd";
+  /** Alias of the image on that server (exactly one of `alias` and `fingerprint`). */
+  alias?: string;
+  /** Fingerprint (full or unique prefix, hex) of the image on that server. */
+  fingerprint?: string;
+  /** PEM certificate of an `lxd`-protocol server. */
+  certificate?: string;
+}
+
+/** Inputs of {@link Image}. */
+export interface ImageArgs {
+  /**
+   * Path (on the machine running Pulumi) of a unified image tarball (`metadata.yaml` + `rootfs/`). Its SHA-256
+   * is the image fingerprint; a change of content forces replacement. Exactly one of `file` and `source`.
+   */
+  file?: pulumi.Input<string>;
+  /** Copy the image from another server instead. Forces replacement. */
+  source?: pulumi.Input<ImageSource>;
+  /** Aliases to create for the image (in its project). Added, removed and re-described in place. Default none. */
+  aliases?: pulumi.Input<pulumi.Input<ImageAliasSpec>[]>;
+  /** LXD project. Default `default`. A project with `features.images=true` holds its own copy; otherwise the default project's images are used. Forces replacement. */
+  project?: pulumi.Input<string>;
+  /** Visible to untrusted clients (LXD `public`). Default false. Updated in place. */
+  public?: pulumi.Input<boolean>;
+  /** Wait for the upload or copy, in seconds (-1: no limit). Default 600. */
+  timeoutSec?: pulumi.Input<number>;
+  /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
+  connection?: pulumi.Input<LxdConnection>;
+}
+
+/** Inputs after check. */
+export interface ImageInputs {
+  file?: string;
+  /** SHA-256 of `file` (hex), computed in check: the fingerprint LXD gives a unified tarball. */
+  fileSha256?: string;
+  source?: ImageSource;
+  aliases: Required<ImageAliasSpec>[];
+  project: string;
+  public: boolean;
+  timeoutSec: number;
+  connection?: LxdConnection;
+}
+
+/** State. */
+export interface ImageOutputs extends ImageInputs {
+  /** Full fingerprint (SHA-256) of the image. */
+  fingerprint: string;
+  /** Size in bytes. */
+  size: number;
+  /** Architecture, as LXD names it (`x86_64`, `aarch64`, …). */
+  architecture: string;
+  /** True when the image existed before this stack: destroy removes only `addedAliases`, never the image. */
+  adopted: boolean;
+  /** Aliases this resource created (the ones it removes on destroy of an adopted image). */
+  addedAliases: string[];
+  /** `public` of an adopted image before it was adopted (put back on destroy). */
+  adoptedPublic?: boolean;
+}
+
+function schema() {
+  const alias = z
+    .object({ name: z.string().regex(/^[^/\s]+$/, "must be non-empty, without spaces or slashes"), description: z.string().default("") })
+    .strict();
+  return z
+    .object({
+      file: z.string().min(1, "must be a path to a unified image tarball").optional(),
+      fileSha256: z.string().optional(),
+      source: z
+        .object({
+          server: z.string().regex(/^https:\/\/[^\s/]+(\/\S*)?$/, "must be an https:// URL"),
+          protocol: z.enum(["simplestreams", "lxd"]).default("simplestreams"),
+          alias: z.string().min(1).optional(),
+          fingerprint: z.string().regex(/^[0-9a-f]{8,64}$/, "must be 8–64 lowercase hex digits").optional(),
+          certificate: z.string().min(1).optional(),
+        })
+        .strict()
+        .refine((s) => !!s.alias !== !!s.fingerprint, "must have exactly one of alias and fingerprint")
+        .optional(),
+      aliases: z
+        .array(alias)
+        .default([])
+        .refine((a) => new Set(a.map((x) => x.name)).size === a.length, "must not name an alias twice"),
+      project: z.string().optional(),
+      public: z.boolean().default(false),
+      timeoutSec: z.number().int().min(-1).default(600),
+      connection: connectionSchema().optional(),
+    })
+    .strict()
+    .superRefine((v, ctx) => {
+      if (!!v.file === !!v.source) ctx.addIssue({ code: "custom", path: [v.file ? "source" : "file"], message: "exactly one of file and source must be given" });
+    });
+}
+
+/** SHA-256 of a file, streamed. */
+function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash("sha256");
+    fs.createReadStream(file)
+      .on("error", reject)
+      .on("data", (d) => h.update(d))
+      .on("end", () => resolve(h.digest("hex")));
+  });
+}
+
+const byName = (a: Required<ImageAliasSpec>[]) => [...a].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+const short = (fp: string) => fp.slice(0, 12);
+
+/** PUT /1.0/images/{fingerprint} with `public` changed, everything else as read (If-Match). */
+async function setPublic(lxd: LxdClient, fingerprint: string, isPublic: boolean, project: string): Promise<void> {
+  const { value, etag } = await getImage(lxd, fingerprint, { project });
+  if (value.public === isPublic) return;
+  const v = value as LxdImage & { expires_at?: string; profiles?: string[] };
+  const put = stripUndefined({ auto_update: v.auto_update, properties: v.properties ?? {}, public: isPublic, expires_at: v.expires_at, profiles: v.profiles });
+  await lxd.request("PUT", `/1.0/images/${encodeURIComponent(fingerprint)}`, { project, etag, body: put });
+}
+
+/** PUT /1.0/images/aliases/{name} (target and description). */
+async function setAliasDescription(lxd: LxdClient, name: string, target: string, description: string, project: string): Promise<void> {
+  await lxd.request("PUT", `/1.0/images/aliases/${encodeURIComponent(name)}`, { project, body: { target, description } });
+}
+
+/**
+ * Where each wanted alias stands: free, already on this image, or taken by another image (an error naming it).
+ */
+async function aliasPlan(lxd: LxdClient, wanted: Required<ImageAliasSpec>[], fingerprint: string | undefined, project: string): Promise<{ free: string[]; ours: string[] }> {
+  const free: string[] = [];
+  const ours: string[] = [];
+  const taken: string[] = [];
+  for (const a of wanted) {
+    try {
+      const cur = await getImageAlias(lxd, a.name, { project });
+      if (fingerprint && cur.target === fingerprint) ours.push(a.name);
+      else taken.push(`"${a.name}" (points at image ${short(cur.target)})`);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      free.push(a.name);
+    }
+  }
+  if (taken.length) {
+    throw new Error(
+      `alias${taken.length > 1 ? "es" : ""} ${taken.join(", ")} already exist${taken.length > 1 ? "" : "s"} in project "${project}" for another image; ` +
+        "aliases are never moved: delete or rename the alias, or choose another name",
+    );
+  }
+  return { free, ours };
+}
+
+function outputsFrom(img: LxdImage, inputs: ImageInputs, extra: { adopted: boolean; addedAliases: string[]; adoptedPublic?: boolean }): ImageOutputs {
+  const mine = new Set(inputs.aliases.map((a) => a.name));
+  // An adopted image may carry aliases that are not ours; an image this stack made has only ours, others are drift.
+  const aliases = (img.aliases ?? []).filter((a) => !extra.adopted || mine.has(a.name)).map((a) => ({ name: a.name, description: a.description ?? "" }));
+  return stripUndefined({
+    ...inputs,
+    aliases: byName(aliases),
+    public: img.public,
+    fingerprint: img.fingerprint,
+    size: img.size ?? 0,
+    architecture: img.architecture ?? "",
+    ...extra,
+  } satisfies ImageOutputs);
+}
+
+class ImageProvider {
+  async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+    const { value, failures } = checkWith(schema(), news);
+    if (!value) return { inputs: news, failures };
+    const inputs: ImageInputs = stripUndefined({ ...value, aliases: byName(value.aliases), project: normalizeProject(value.project), fileSha256: undefined });
+    if (value.file !== undefined) {
+      if (containsUnknown(value.file)) {
+        inputs.fileSha256 = UNKNOWN;
+      } else {
+        try {
+          inputs.fileSha256 = await sha256File(value.file);
+        } catch (err) {
+          const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : `cannot be read (${(err as Error).message})`;
+          return { inputs: news, failures: [{ property: "file", reason: `file "${value.file}" ${why} on the machine running Pulumi` }] };
+        }
+      }
+    }
+    const { fileSha256: _stale, ...rest } = news;
+    return { inputs: { ...rest, ...inputs } };
+  }
+
+  async diff(_id: string, olds: ImageOutputs, news: ImageInputs): Promise<pulumi.dynamic.DiffResult> {
+    const where = (c?: LxdConnection) => c?.url ?? c?.socketPath ?? "";
+    return diffProps(
+      { ...olds, project: normalizeProject(olds.project), url: where(olds.connection) },
+      { ...news, project: normalizeProject(news.project), url: where(news.connection) },
+      ["file", "fileSha256", "source", "aliases", "public", "timeoutSec", "project", "url"],
+      ["fileSha256", "source", "project", "url"],
+    );
+  }
+
+  async create(inputs: ImageInputs, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {
+    const lxd = clientFor(inputs.connection, config);
+    const project = normalizeProject(inputs.project);
+    const label = inputs.file ?? `${inputs.source?.server} ${inputs.source?.alias ?? inputs.source?.fingerprint}`;
+    const fail = (err: unknown) => wrapLxdError(err, "create", "image", label, project);
+
+    // Known fingerprint (file content, or a full fingerprint to copy): adopt the image if the project has it.
+    const known = inputs.fileSha256 ?? (inputs.source?.fingerprint?.length === 64 ? inputs.source.fingerprint : undefined);
+    let existing: LxdImage | undefined;
+    if (known) {
+      try {
+        existing = (await getImage(lxd, known, { project })).value;
+      } catch (err) {
+        if (!isNotFound(err)) throw fail(err);
+      }
+    }
+    let plan: { free: string[]; ours: string[] };
+    try {
+      plan = await aliasPlan(lxd, inputs.aliases, known, project);
+    } catch (err) {
+      throw fail(err);
+    }
+
+    let fingerprint: string;
+    const adopted = existing !== undefined;
+    const adoptedPublic = existing?.public;
+    if (existing) {
+      fingerprint = existing.fingerprint;
+    } else {
+      try {
+        if (inputs.file) {
+          fingerprint = await importImageFile(lxd, inputs.file, { project, public: inputs.public, timeoutSec: inputs.timeoutSec });
+        } else {
+          const s = inputs.source!;
+          fingerprint = await copyImage(lxd, {
+            source: stripUndefined({ type: "image", mode: "pull", server: s.server, protocol: s.protocol ?? "simplestreams", alias: s.alias, fingerprint: s.fingerprint, certificate: s.certificate }),
+            public: inputs.public,
+          }, { project, timeoutSec: inputs.timeoutSec });
+        }
+      } catch (err) {
+        throw fail(err);
+      }
+    }
+    const id = `${project}/${fingerprint}`;
+
+    // Aliases (and `public` on an adopted image); undo on failure so nothing is left half made.
+    const added: string[] = [];
+    try {
+      for (const a of inputs.aliases) {
+        if (plan.ours.includes(a.name)) {
+          await setAliasDescription(lxd, a.name, fingerprint, a.description, project);
+          continue;
+        }
+        try {
+          await createImageAlias(lxd, { name: a.name, target: fingerprint, description: a.description }, { project });
+          added.push(a.name);
+        } catch (err) {
+          if (!isConflict(err)) throw err;
+          const cur = await getImageAlias(lxd, a.name, { project });
+          if (cur.target !== fingerprint) throw new Error(`alias "${a.name}" was created meanwhile for image ${short(cur.target)}; aliases are never moved`);
+          await setAliasDescription(lxd, a.name, fingerprint, a.description, project);
+        }
+      }
+      if (adopted) await setPublic(lxd, fingerprint, inputs.public, project);
+    } catch (err) {
+      const why = fail(err).message;
+      try {
+        for (const n of added) await deleteImageAlias(lxd, n, { project });
+        if (!adopted) await deleteImage(lxd, fingerprint, { project });
+      } catch (cleanupErr) {
+        if (!isNotFound(cleanupErr)) {
+          throw partialCreate(`${why}; undoing the import also failed (${(cleanupErr as Error).message}), so the image is kept in state`, id, {
+            ...inputs, fingerprint, size: 0, architecture: "", adopted, addedAliases: added, adoptedPublic,
+          });
+        }
+      }
+      throw new Error(`${why}. ${adopted ? "The aliases it added were removed." : "The image it imported was removed, so the next run starts clean."}`);
+    }
+    const img = (await getImage(lxd, fingerprint, { project })).value;
+    return { id, outs: outputsFrom(img, inputs, { adopted, addedAliases: added, adoptedPublic }) };
+  }
+
+  async read(id: string, props: ImageOutputs, config?: ProviderConfig): Promise<pulumi.dynamic.ReadResult> {
+    const lxd = clientFor(props.connection, config);
+    const project = normalizeProject(props.project);
+    try {
+      const img = (await getImage(lxd, props.fingerprint, { project })).value;
+      const outs = outputsFrom(img, props, { adopted: props.adopted, addedAliases: props.addedAliases ?? [], adoptedPublic: props.adoptedPublic });
+      return { id, props: outs, inputs: inputsOf(outs) };
+    } catch (err) {
+      if (isNotFound(err)) return { id: "", props: {} };
+      throw wrapLxdError(err, "read", "image", short(props.fingerprint), project);
+    }
+  }
+
+  async update(_id: string, olds: ImageOutputs, news: ImageInputs, config?: ProviderConfig): Promise<pulumi.dynamic.UpdateResult> {
+    const lxd = clientFor(news.connection, config);
+    const project = normalizeProject(news.project);
+    const fingerprint = olds.fingerprint;
+    const added = new Set(olds.addedAliases ?? []);
+    try {
+      const img = (await getImage(lxd, fingerprint, { project })).value;
+      const have = new Map((img.aliases ?? []).map((a) => [a.name, a.description ?? ""]));
+      const want = new Set(news.aliases.map((a) => a.name));
+      // Removed from the program: delete the alias if this resource made it (or owns the whole image).
+      for (const a of olds.aliases ?? []) {
+        if (want.has(a.name) || !have.has(a.name)) continue;
+        if (!olds.adopted || added.has(a.name)) await deleteImageAlias(lxd, a.name, { project });
+        added.delete(a.name);
+      }
+      // Aliases on an image this stack made that nobody declared (drift): removed.
+      if (!olds.adopted) for (const n of have.keys()) if (!want.has(n) && !(olds.aliases ?? []).some((a) => a.name === n)) await deleteImageAlias(lxd, n, { project });
+      const plan = await aliasPlan(lxd, news.aliases.filter((a) => !have.has(a.name)), fingerprint, project);
+      for (const a of news.aliases) {
+        if (have.has(a.name)) {
+          if (have.get(a.name) !== a.description) await setAliasDescription(lxd, a.name, fingerprint, a.description, project);
+        } else if (plan.free.includes(a.name)) {
+          await createImageAlias(lxd, { name: a.name, target: fingerprint, description: a.description }, { project });
+          added.add(a.name);
+        }
+      }
+      await setPublic(lxd, fingerprint, news.public, project);
+    } catch (err) {
+      throw wrapLxdError(err, "update", "image", short(fingerprint), project);
+    }
+    const img = (await getImage(lxd, fingerprint, { project })).value;
+    return { outs: outputsFrom(img, news, { adopted: olds.adopted, addedAliases: [...added].sort(), adoptedPublic: olds.adoptedPublic }) };
+  }
+
+  async delete(_id: string, props: ImageOutputs, config?: ProviderConfig): Promise<void> {
+    const lxd = clientFor(props.connection, config);
+    const project = normalizeProject(props.project);
+    try {
+      if (props.adopted) {
+        // Not ours: remove only the aliases this resource added, put `public` back, keep the image.
+        for (const n of props.addedAliases ?? []) {
+          try {
+            const cur = await getImageAlias(lxd, n, { project });
+            if (cur.target === props.fingerprint) await deleteImageAlias(lxd, n, { project });
+          } catch (err) {
+            if (!isNotFound(err)) throw err;
+          }
+        }
+        if (props.adoptedPublic !== undefined) await setPublic(lxd, props.fingerprint, props.adoptedPublic, project);
+        return;
+      }
+      await deleteImage(lxd, props.fingerprint, { project });
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw wrapLxdError(err, "delete", "image", short(props.fingerprint), project);
+    }
+  }
+}
+
+/** The inputs a refreshed state corresponds to (so that refresh itself shows no diff). */
+function inputsOf(o: ImageOutputs): ImageInputs {
+  const { fingerprint: _f, size: _s, architecture: _a, adopted: _d, addedAliases: _l, adoptedPublic: _p, ...inputs } = o;
+  return inputs;
+}
+
+/** The implementation the shim loads in the provider host. */
+export const provider = new ImageProvider();
+
+/**
+ * An LXD image from a local unified tarball or another image server, with its aliases. An image that already
+ * exists (same fingerprint) is adopted and never deleted by this stack.
+ */
+export class Image extends pulumi.dynamic.Resource {
+  declare readonly fingerprint: pulumi.Output<string>;
+  declare readonly fileSha256: pulumi.Output<string | undefined>;
+  declare readonly size: pulumi.Output<number>;
+  declare readonly architecture: pulumi.Output<string>;
+  declare readonly aliases: pulumi.Output<Required<ImageAliasSpec>[]>;
+  declare readonly project: pulumi.Output<string>;
+  declare readonly public: pulumi.Output<boolean>;
+  declare readonly adopted: pulumi.Output<boolean>;
+
+  constructor(name: string, args: ImageArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      providerShim("image"),
+      name,
+      { ...args, fileSha256: undefined, fingerprint: undefined, size: undefined, architecture: undefined, adopted: undefined, addedAliases: undefined, adoptedPublic: undefined },
+      { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] },
+      "lxd",
+      "Image",
+    );
+  }
+}
