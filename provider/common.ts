@@ -37,6 +37,15 @@ export function normalizeConfig(m: Record<string, string | number | boolean> | u
   return out;
 }
 
+/**
+ * Drops keys whose value is "": LXD treats an empty value as "unset" and does not store it, so keeping it
+ * in the desired state would show a diff on every plan. (An empty instance value still removes a hardened
+ * default, because the merge happens before this.)
+ */
+export function dropEmpty(m: ConfigMap): ConfigMap {
+  return Object.fromEntries(Object.entries(m).filter(([, v]) => v !== ""));
+}
+
 /** Normalises a devices map (each property value to a string). */
 export function normalizeDevices(m: Record<string, Record<string, string | number | boolean>> | undefined): DeviceMap {
   const out: DeviceMap = {};

@@ -12,7 +12,7 @@ import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import {
-  checkWith, diffProps, normalizeConfig, normalizeDevices, normalizeProject, partialCreate, splitOwnership, stripUndefined, UNKNOWN,
+  checkWith, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, partialCreate, splitOwnership, stripUndefined, UNKNOWN,
 } from "./common";
 import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
 import {
@@ -180,7 +180,7 @@ function schema() {
 
 /** The desired instance-local config: hardened defaults, then the user's config over them. */
 function desiredConfig(i: { type: InstanceInputs["type"]; nesting?: Nesting; devLxd: boolean; defaultLimits: boolean; config: ConfigMap }): ConfigMap {
-  return { ...hardenedConfig(i), ...i.config };
+  return dropEmpty({ ...hardenedConfig(i), ...i.config });
 }
 
 /** LXD status + config → outputs. */

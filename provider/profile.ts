@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkWith, diffProps, normalizeConfig, normalizeDevices, normalizeProject, stripUndefined, userConfig } from "./common";
+import { checkWith, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, stripUndefined, userConfig } from "./common";
 import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
 import {
   createProfile, deleteProfile, getProfile, hostHasAppArmor, isConflict, isNotFound, renameProfile, updateProfile, wrapLxdError,
@@ -103,7 +103,7 @@ class ProfileProvider {
       failures.push({ property: f.key.startsWith("devices.") ? "devices" : "config", reason: refusalMessage(f) });
     }
     if (failures.length) return { inputs: news, failures };
-    return { inputs: { ...news, ...stripUndefined({ ...value, project: normalizeProject(value.project), config, devices }) } };
+    return { inputs: { ...news, ...stripUndefined({ ...value, project: normalizeProject(value.project), config: dropEmpty(config), devices }) } };
   }
 
   async diff(_id: string, olds: ProfileOutputs, news: ProfileInputs): Promise<pulumi.dynamic.DiffResult> {
