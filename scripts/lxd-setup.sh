@@ -15,12 +15,15 @@ log_file="${LXD_LOG_FILE:-/var/log/lxd-pulumi-setup.log}"
 
 say() { printf '[lxd-setup] %s\n' "$*"; }
 
-if [ "$(id -u)" -ne 0 ]; then
-  say "must run as root (it installs packages and starts the LXD daemon)"; exit 1
-fi
+need_root() {
+  if [ "$(id -u)" -ne 0 ]; then
+    say "must run as root to $1"; exit 1
+  fi
+}
 
 # 1. packages
 if ! command -v lxd >/dev/null 2>&1 || ! command -v lxc >/dev/null 2>&1 || [ ! -x /bin/busybox ]; then
+  need_root "install LXD"
   say "installing lxd, lxd-client and busybox-static from the distribution's packages"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
@@ -33,6 +36,7 @@ fi
 if lxc info >/dev/null 2>&1; then
   say "daemon already running (socket $LXD_DIR/unix.socket)"
 else
+  need_root "start the LXD daemon"
   say "starting lxd (log: $log_file)"
   mkdir -p "$(dirname "$log_file")"
   # Detached from this shell so that it outlives the script; no systemd on these machines.
