@@ -11,5 +11,6 @@ export {
   type WeakeningClass, type Nesting, type Finding, type SecurityReport,
 } from "./provider/security";
 export type { LxdConnection } from "./provider/lxd";
+export type { ConnectionArgs } from "./provider/connection";
 export * from "./components";
 export * as lxdClient from "./provider/lxd";

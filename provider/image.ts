@@ -18,10 +18,10 @@ import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkWith, containsUnknown, diffProps, normalizeProject, partialCreate, stripUndefined, UNKNOWN } from "./common";
-import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   copyImage, createImageAlias, deleteImage, deleteImageAlias, getImage, getImageAlias, importImageFile, isConflict, isNotFound, wrapLxdError,
-  type Image as LxdImage, type LxdClient, type LxdConnection,
+  type Image as LxdImage, type LxdClient, 
 } from "./lxd";
 import { providerShim } from "./shim";
 
@@ -65,7 +65,7 @@ export interface ImageArgs {
   /** Wait for the upload or copy, in seconds (-1: no limit). Default 600. */
   timeoutSec?: pulumi.Input<number>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<LxdConnection>;
+  connection?: pulumi.Input<ConnectionArgs>;
 }
 
 /** Inputs after check. */
@@ -78,7 +78,7 @@ export interface ImageInputs {
   project: string;
   public: boolean;
   timeoutSec: number;
-  connection?: LxdConnection;
+  connection?: ConnectionArgs;
 }
 
 /** State. */
@@ -222,7 +222,7 @@ class ImageProvider {
   }
 
   async diff(_id: string, olds: ImageOutputs, news: ImageInputs): Promise<pulumi.dynamic.DiffResult> {
-    const where = (c?: LxdConnection) => c?.url ?? c?.socketPath ?? "";
+    const where = (c?: ConnectionArgs) => connectionTarget(c);
     return diffProps(
       { ...olds, project: normalizeProject(olds.project), url: where(olds.connection) },
       { ...news, project: normalizeProject(news.project), url: where(news.connection) },

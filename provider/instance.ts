@@ -14,10 +14,10 @@ import { z } from "zod";
 import {
   checkWith, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, partialCreate, splitOwnership, stripUndefined, UNKNOWN,
 } from "./common";
-import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   createInstance, deleteInstance, findImage, getInstance, hostHasAppArmor, isConflict, isNotFound, isRunningStatus, renameInstance,
-  startInstance, stopInstance, updateInstance, wrapLxdError, type ConfigMap, type DeviceMap, type Instance as LxdInstance, type LxdClient, type LxdConnection,
+  startInstance, stopInstance, updateInstance, wrapLxdError, type ConfigMap, type DeviceMap, type Instance as LxdInstance, type LxdClient, 
 } from "./lxd";
 import {
   applyOptOuts, assess, hardenedConfig, idmapSizeFor, refusalMessage, securityReport, WEAKENING_CLASSES, type Nesting, type SecurityReport, type WeakeningClass,
@@ -97,7 +97,7 @@ export interface InstanceArgs {
   /** If an instance of this name exists, take it over (update it to this definition) instead of failing. Default false. */
   adopt?: pulumi.Input<boolean>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<LxdConnection>;
+  connection?: pulumi.Input<ConnectionArgs>;
 }
 
 /** Inputs after check: normalised, defaults applied. `config` is the desired instance-local config. */
@@ -120,7 +120,7 @@ export interface InstanceInputs {
   securityOptOuts: WeakeningClass[];
   timeouts: InstanceTimeouts;
   adopt: boolean;
-  connection?: LxdConnection;
+  connection?: ConnectionArgs;
 }
 
 /** State recorded after create/read/update. */
@@ -211,7 +211,7 @@ const idOf = (project: string, name: string) => `${project}/${name}`;
 const DEFAULT_WAIT = 600;
 
 /** The host's subordinate id range for root (local LXD only), or undefined when it cannot be read here. */
-function localSubIdRange(conn: LxdConnection | undefined): number | undefined {
+function localSubIdRange(conn: ConnectionArgs | undefined): number | undefined {
   if (conn?.url) return undefined;
   try {
     const line = fs.readFileSync("/etc/subuid", "utf8").split("\n").find((l) => l.startsWith("root:"));
@@ -243,8 +243,8 @@ class InstanceProvider {
   }
 
   async diff(_id: string, olds: InstanceOutputs, news: InstanceInputs): Promise<pulumi.dynamic.DiffResult> {
-    const o = { ...olds, project: normalizeProject(olds.project), url: olds.connection?.url ?? olds.connection?.socketPath ?? "" };
-    const n = { ...news, project: normalizeProject(news.project), url: news.connection?.url ?? news.connection?.socketPath ?? "" };
+    const o = { ...olds, project: normalizeProject(olds.project), url: connectionTarget(olds.connection) };
+    const n = { ...news, project: normalizeProject(news.project), url: connectionTarget(news.connection) };
     return diffProps(o, n,
       ["name", "config", "devices", "profiles", "description", "running", "project", "type", "image", "imageServer", "imageProtocol", "ephemeral", "url"],
       ["project", "type", "image", "imageServer", "imageProtocol", "ephemeral", "url"]);

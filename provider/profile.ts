@@ -10,10 +10,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkWith, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, stripUndefined, userConfig } from "./common";
-import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   createProfile, deleteProfile, getProfile, hostHasAppArmor, isConflict, isNotFound, renameProfile, updateProfile, wrapLxdError,
-  type ConfigMap, type DeviceMap, type LxdClient, type LxdConnection, type Profile as LxdProfile, type ProfilePut,
+  type ConfigMap, type DeviceMap, type LxdClient,  type Profile as LxdProfile, type ProfilePut,
 } from "./lxd";
 import { applyOptOuts, assess, refusalMessage, securityReport, WEAKENING_CLASSES, type SecurityReport, type WeakeningClass } from "./security";
 import { providerShim } from "./shim";
@@ -38,7 +38,7 @@ export interface ProfileArgs {
   /** If a profile of this name exists, take it over instead of failing (always so for `default`). Default false. */
   adopt?: pulumi.Input<boolean>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<LxdConnection>;
+  connection?: pulumi.Input<ConnectionArgs>;
 }
 
 /** Inputs after check. */
@@ -50,7 +50,7 @@ export interface ProfileInputs {
   description: string;
   securityOptOuts: WeakeningClass[];
   adopt: boolean;
-  connection?: LxdConnection;
+  connection?: ConnectionArgs;
 }
 
 /** State. */
@@ -107,7 +107,7 @@ class ProfileProvider {
   }
 
   async diff(_id: string, olds: ProfileOutputs, news: ProfileInputs): Promise<pulumi.dynamic.DiffResult> {
-    const where = (c?: LxdConnection) => c?.url ?? c?.socketPath ?? "";
+    const where = (c?: ConnectionArgs) => connectionTarget(c);
     const r = diffProps(
       { ...olds, project: normalizeProject(olds.project), url: where(olds.connection) },
       { ...news, project: normalizeProject(news.project), url: where(news.connection) },

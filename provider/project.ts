@@ -17,10 +17,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkWith, diffProps, normalizeConfig, sameJson, stripUndefined } from "./common";
-import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   createProject, deleteProject, getProject, isConflict, isNotFound, renameProject, updateProject, wrapLxdError,
-  type ConfigMap, type LxdClient, type LxdConnection, type Project as LxdProject, type ProjectPut,
+  type ConfigMap, type LxdClient,  type Project as LxdProject, type ProjectPut,
 } from "./lxd";
 import { providerShim } from "./shim";
 
@@ -47,7 +47,7 @@ export interface ProjectArgs {
   /** If a project of this name exists, take it over (its former content is put back on destroy) instead of failing. Always so for `default`. Default false. */
   adopt?: pulumi.Input<boolean>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<LxdConnection>;
+  connection?: pulumi.Input<ConnectionArgs>;
 }
 
 /** Inputs after check. */
@@ -56,7 +56,7 @@ export interface ProjectInputs {
   description: string;
   config: ConfigMap;
   adopt: boolean;
-  connection?: LxdConnection;
+  connection?: ConnectionArgs;
 }
 
 /** State. */
@@ -167,7 +167,7 @@ class ProjectProvider {
   }
 
   async diff(_id: string, olds: ProjectOutputs, news: ProjectInputs): Promise<pulumi.dynamic.DiffResult> {
-    const where = (c?: LxdConnection) => c?.url ?? c?.socketPath ?? "";
+    const where = (c?: ConnectionArgs) => connectionTarget(c);
     const r = diffProps(
       { ...olds, url: where(olds.connection) },
       { ...news, url: where(news.connection) },

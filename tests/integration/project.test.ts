@@ -319,7 +319,7 @@ describe("Project check", () => {
   });
 
   test("rejects an https connection without a pinned server certificate", async () => {
-    const f = await failures({ name: "ok", connection: { url: "https://127.0.0.1:8443", clientCert: "c", clientKey: "k" } });
+    const f = await failures({ name: "ok", connection: { url: "https://127.0.0.1:8443", clientCert: "c", clientKeyFile: "/k" } });
     expect(f.map((x) => x.property)).toEqual(["connection.serverFingerprint"]);
   });
 
