@@ -1,0 +1,575 @@
+/**
+ * PciDevice: one host device (a GPU, a PCI function, or a character device node) attached to an existing
+ * LXD instance that this resource does not otherwise manage.
+ *
+ * LXD endpoints: GET|PUT /1.0/instances/{name} (ETag + If-Match, one retry on 412), PUT
+ * /1.0/instances/{name}/state (only with `restartIfRunning`).
+ *
+ * Changing `instance`, `project`, `deviceName` (or the LXD server) forces replacement (delete before create);
+ * every other property is updated in place.
+ *
+ * Ownership: next to the device, the resource writes the config marker
+ * `user.pulumi-lxd.device.<deviceName>` ({@link DEVICE_OWNER_PREFIX}). The Instance resource leaves devices
+ * carrying that marker (and the marker) alone, so both can manage the same instance; delete removes only
+ * this device and its marker.
+ *
+ * What LXD supports, and what is refused at check (nothing refused ever reaches LXD's config):
+ * | kind        | container                                   | virtual-machine                    |
+ * |-------------|---------------------------------------------|------------------------------------|
+ * | `gpu`       | gputype `physical`, `mig`                   | gputype `physical`, `mdev`, `sriov` |
+ * | `pci`       | refused (LXD: "Unsupported device type")    | VFIO pass-through of `pci` address  |
+ * | `unix-char` | `source`/`path`, `major`/`minor`, uid/gid/mode | refused (container-only)         |
+ *
+ * When LXD checks a device: a `gpu` (or `unix-char`) device is checked against the host when it is
+ * hot-plugged into a running container, and when the container starts. Attached to a stopped instance, a
+ * device that names hardware this host does not have (e.g. a GPU PCI address that does not exist) is
+ * accepted and fails only at the next start, with LXD's message (`Failed to start device "<name>": Invalid
+ * PCI address (no device found): …`). With `restartIfRunning: true` the running instance is stopped, the
+ * device attached and the instance started again, so LXD's start-time error is reported by this resource
+ * (the device is then removed again and the instance restarted without it).
+ *
+ * Why no raw LXC lines: device access is never granted here with `raw.lxc` entries such as
+ * `lxc.cgroup.devices.allow = c 195:* rwm` plus `lxc.mount.entry = /dev/nvidia0 dev/nvidia0 none bind,create=file`.
+ * In an unprivileged container the bind-mounted node is owned by host root, which maps to nobody inside,
+ * so the workload still cannot open it; `lxc.cgroup.*` keys are cgroup v1 syntax and break on cgroup2 hosts
+ * (there the key is `lxc.cgroup2.devices.allow`, enforced by an eBPF program LXD manages itself); and
+ * `raw.lxc` bypasses LXD's own device handling and validation. LXD's `gpu` and `unix-char` devices do all
+ * of this correctly (node creation with the container's id map, cgroup v1 or v2 rules, hot-plug), so this
+ * package only ever generates those.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { checkWith, containsUnknown, DEVICE_OWNER_PREFIX, diffProps, normalizeProject, sameJson, stripUndefined } from "./common";
+import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
+import {
+  getInstance, isNotFound, isPreconditionFailed, isRunningStatus, startInstance, stopInstance, updateInstance, wrapLxdError,
+  type Instance as LxdInstance, type LxdClient, type LxdConnection,
+} from "./lxd";
+import { providerShim } from "./shim";
+import { checkPciAddress } from "../components/passthrough/pci";
+
+/** The device kinds this resource attaches (LXD device `type`). */
+export type PciDeviceKind = "gpu" | "pci" | "unix-char";
+/** LXD `gputype` of a `gpu` device. */
+export type GpuType = "physical" | "mdev" | "mig" | "sriov";
+/** The instance type a device is meant for. */
+export type InstanceTypeHint = "container" | "virtual-machine";
+
+/** Inputs of {@link PciDevice}. */
+export interface PciDeviceArgs {
+  /** Name of the existing instance to attach to. Changing this forces replacement. */
+  instance: pulumi.Input<string>;
+  /** LXD project of the instance. Default `default`. Changing this forces replacement. */
+  project?: pulumi.Input<string>;
+  /**
+   * LXD device name on the instance (1–63 letters, digits, `-`, `_`, `.`, starting with a letter or digit).
+   * Must not already be used on the instance by anything else. Default: the resource name. Changing this
+   * forces replacement.
+   */
+  deviceName?: pulumi.Input<string>;
+  /** LXD device type: `gpu`, `pci` (virtual machines only) or `unix-char` (containers only). */
+  kind: pulumi.Input<PciDeviceKind>;
+  /**
+   * The instance type this device is meant for. Optional: when given, combinations LXD does not support are
+   * refused at preview; in any case the real type is read from LXD at create and a mismatch is refused.
+   */
+  instanceType?: pulumi.Input<InstanceTypeHint>;
+  /**
+   * `gpu` only — LXD `gputype`: `physical` (whole GPU; containers and VMs), `mig` (an NVIDIA MIG instance;
+   * containers only), `mdev` / `sriov` (mediated device / virtual function; VMs only). Default `physical`.
+   */
+  gputype?: pulumi.Input<GpuType>;
+  /**
+   * `gpu`: the GPU's PCI address (LXD `pci`); `pci`: the device to pass through (LXD `address`).
+   * Format `BB:DD.F` or `DDDD:BB:DD.F` in hex, stored as `DDDD:BB:DD.F` lower case (domain `0000` by default).
+   */
+  pci?: pulumi.Input<string>;
+  /** `gpu` only — PCI vendor id (LXD `vendorid`), four hex digits, e.g. `10de`; stored lower case. */
+  vendorId?: pulumi.Input<string>;
+  /** `gpu` only — PCI product id (LXD `productid`), four hex digits; stored lower case. */
+  productId?: pulumi.Input<string>;
+  /** `gpu` only — the DRM card id (LXD `id`, the N of `/dev/dri/cardN`), a non-negative integer. */
+  cardId?: pulumi.Input<number>;
+  /** `gpu` with gputype `mdev` — the mdev profile to create (LXD `mdev`), e.g. `i915-GVTg_V5_4`. */
+  mdev?: pulumi.Input<string>;
+  /** `gpu` with gputype `mig` — the MIG instance UUID (LXD `mig.uuid`), optionally prefixed `MIG-`. */
+  migUuid?: pulumi.Input<string>;
+  /** `gpu` with gputype `mig` — MIG compute instance id (LXD `mig.ci`); needs `migGi`, excludes `migUuid`. */
+  migCi?: pulumi.Input<number>;
+  /** `gpu` with gputype `mig` — MIG GPU instance id (LXD `mig.gi`); needs `migCi`, excludes `migUuid`. */
+  migGi?: pulumi.Input<number>;
+  /** `unix-char` only — host path of the character device (LXD `source`). At least one of `source`, `path`. */
+  source?: pulumi.Input<string>;
+  /** `unix-char` only — path inside the container (LXD `path`). Default: `source`. */
+  path?: pulumi.Input<string>;
+  /** `unix-char` only — device major number (LXD `major`). Default: read from `source` on the host. */
+  major?: pulumi.Input<number>;
+  /** `unix-char` only — device minor number (LXD `minor`). Default: read from `source` on the host. */
+  minor?: pulumi.Input<number>;
+  /** `unix-char` and container `gpu` — owner uid of the node inside the container (LXD `uid`). Default 0. */
+  uid?: pulumi.Input<number>;
+  /** `unix-char` and container `gpu` — group gid of the node inside the container (LXD `gid`). Default 0. */
+  gid?: pulumi.Input<number>;
+  /** `unix-char` and container `gpu` — octal file mode of the node (LXD `mode`), e.g. `"0660"`. Default `0660`. */
+  mode?: pulumi.Input<string>;
+  /** `unix-char` only — whether the device must exist for the container to start (LXD `required`). Default true. */
+  required?: pulumi.Input<boolean>;
+  /**
+   * When the instance is running: stop it, attach (or change) the device, and start it again, so that LXD's
+   * start-time validation is reported here (and the device removed again if the start fails). Without it, a
+   * running container gets the device hot-plugged (LXD validates it then); a stopped instance is not started.
+   * Default false.
+   */
+  restartIfRunning?: pulumi.Input<boolean>;
+  /** Clean-shutdown grace before a stop is forced, in seconds (with `restartIfRunning`). Default 30. */
+  stopGraceSec?: pulumi.Input<number>;
+  /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
+  connection?: pulumi.Input<LxdConnection>;
+}
+
+/** Inputs after check: normalised; `device` is exactly what is written to LXD. */
+export interface PciDeviceInputs {
+  instance: string;
+  project: string;
+  deviceName: string;
+  kind: PciDeviceKind;
+  instanceType?: InstanceTypeHint;
+  gputype?: GpuType;
+  pci?: string;
+  vendorId?: string;
+  productId?: string;
+  cardId?: number;
+  mdev?: string;
+  migUuid?: string;
+  migCi?: number;
+  migGi?: number;
+  source?: string;
+  path?: string;
+  major?: number;
+  minor?: number;
+  uid?: number;
+  gid?: number;
+  mode?: string;
+  required?: boolean;
+  restartIfRunning: boolean;
+  stopGraceSec: number;
+  connection?: LxdConnection;
+  /** The LXD device properties (`type` among them) this resource writes. */
+  device: Record<string, string>;
+}
+
+/** State. */
+export interface PciDeviceOutputs extends PciDeviceInputs {
+  /** The instance's real type, as LXD reports it. */
+  resolvedInstanceType: InstanceTypeHint;
+  /** The config key marking the device as this resource's: `user.pulumi-lxd.device.<deviceName>`. */
+  ownerKey: string;
+  /** The access to the host this device grants (it is a `devices` weakening by nature). */
+  securityNote: string;
+}
+
+/** Value of the ownership marker. */
+const MARKER_VALUE = "PciDevice";
+const DEVICE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
+const INSTANCE_NAME_RE = /^[a-zA-Z][a-zA-Z0-9-]{0,62}$/;
+const HEX4_RE = /^[0-9a-fA-F]{4}$/;
+const MODE_RE = /^0?[0-7]{3}$/;
+const UUID_RE = /^(MIG-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+const MDEV_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+/** An absolute device path: no whitespace, no control characters, no `..` segment, nothing a config line could split on. */
+const DEV_PATH_RE = /^\/[a-zA-Z0-9._+@:/-]{1,4095}$/;
+
+const GPU_FIELDS = ["gputype", "pci", "vendorId", "productId", "cardId", "mdev", "migUuid", "migCi", "migGi", "uid", "gid", "mode"] as const;
+const PCI_FIELDS = ["pci"] as const;
+const UNIX_CHAR_FIELDS = ["source", "path", "major", "minor", "uid", "gid", "mode", "required"] as const;
+const ALL_FIELDS = [...new Set<string>([...GPU_FIELDS, ...UNIX_CHAR_FIELDS])];
+
+function schema() {
+  const uint = z.number().int().min(0);
+  return z
+    .object({
+      instance: z.string().regex(INSTANCE_NAME_RE, "must be an instance name: 1–63 letters, digits or dashes, starting with a letter"),
+      project: z.string().optional(),
+      deviceName: z.string().regex(DEVICE_NAME_RE, "must be 1–63 letters, digits, '-', '_' or '.', starting with a letter or digit"),
+      kind: z.enum(["gpu", "pci", "unix-char"]),
+      instanceType: z.enum(["container", "virtual-machine"]).optional(),
+      gputype: z.enum(["physical", "mdev", "mig", "sriov"]).optional(),
+      pci: z.string().optional(),
+      vendorId: z.string().optional(),
+      productId: z.string().optional(),
+      cardId: uint.optional(),
+      mdev: z.string().optional(),
+      migUuid: z.string().optional(),
+      migCi: uint.optional(),
+      migGi: uint.optional(),
+      source: z.string().optional(),
+      path: z.string().optional(),
+      major: uint.optional(),
+      minor: uint.optional(),
+      uid: uint.optional(),
+      gid: uint.optional(),
+      mode: z.string().optional(),
+      required: z.boolean().optional(),
+      restartIfRunning: z.boolean().default(false),
+      stopGraceSec: z.number().int().min(0).default(30),
+      connection: connectionSchema().optional(),
+    })
+    .strict();
+}
+
+type Parsed = z.output<ReturnType<typeof schema>>;
+type Failure = pulumi.dynamic.CheckFailure;
+
+/** `<field> must be …, but <value> was provided`. */
+function bad(property: string, must: string, value: unknown): Failure {
+  return { property, reason: `${property} must be ${must}, but ${JSON.stringify(value)} was provided` };
+}
+
+/**
+ * Type-independent validation and normalisation: field formats, fields that do not belong to the kind, and
+ * gputype rules. Returns the LXD device properties (only when there are no failures and nothing is unknown).
+ */
+function validate(v: Parsed, news: Record<string, unknown>): { failures: Failure[]; device?: Record<string, string>; normalized: Partial<Parsed> } {
+  const failures: Failure[] = [];
+  const unknown = (k: string) => containsUnknown(news[k]);
+  const given = (k: string) => (v as Record<string, unknown>)[k] !== undefined;
+  const allowed: readonly string[] = v.kind === "gpu" ? GPU_FIELDS : v.kind === "pci" ? PCI_FIELDS : UNIX_CHAR_FIELDS;
+  for (const k of ALL_FIELDS) {
+    if (given(k) && !allowed.includes(k)) failures.push({ property: k, reason: `${k} does not apply to kind "${v.kind}" (it takes ${allowed.join(", ")}), but ${JSON.stringify((v as Record<string, unknown>)[k])} was provided` });
+  }
+  const normalized: Partial<Parsed> = {};
+  const device: Record<string, string> = { type: v.kind };
+
+  let pci: string | undefined;
+  if (v.pci !== undefined && !unknown("pci")) {
+    const c = checkPciAddress(v.pci);
+    if (c.ok) pci = normalized.pci = c.value;
+    else failures.push(bad("pci", `a PCI address "BB:DD.F" or "DDDD:BB:DD.F" in hex (e.g. "0000:01:00.0")`, v.pci));
+  }
+  for (const k of ["vendorId", "productId"] as const) {
+    const x = v[k];
+    if (x === undefined || unknown(k)) continue;
+    if (HEX4_RE.test(x)) normalized[k] = x.toLowerCase();
+    else failures.push(bad(k, `four hex digits (e.g. "10de")`, x));
+  }
+  if (v.mode !== undefined && !unknown("mode")) {
+    if (MODE_RE.test(v.mode)) normalized.mode = v.mode.padStart(4, "0");
+    else failures.push(bad("mode", `an octal file mode like "0660"`, v.mode));
+  }
+
+  if (v.kind === "gpu") {
+    const gputype = v.gputype ?? "physical";
+    normalized.gputype = gputype;
+    device.gputype = gputype;
+    if (pci) device.pci = pci;
+    if (normalized.vendorId) device.vendorid = normalized.vendorId;
+    if (normalized.productId) device.productid = normalized.productId;
+    if (v.cardId !== undefined) device.id = String(v.cardId);
+    if (v.pci === undefined && v.vendorId === undefined && v.productId === undefined && v.cardId === undefined) {
+      failures.push({ property: "pci", reason: "a gpu device must select its GPU with pci, vendorId/productId or cardId (without one LXD passes every GPU of the host), but none was provided" });
+    }
+    if (v.mdev !== undefined && gputype !== "mdev") failures.push({ property: "mdev", reason: `mdev applies to gputype "mdev" only, but gputype "${gputype}" was provided` });
+    if (gputype === "mdev") {
+      if (v.mdev === undefined) failures.push({ property: "mdev", reason: `mdev must name the mdev profile (e.g. "i915-GVTg_V5_4") for gputype "mdev", but none was provided` });
+      else if (!unknown("mdev")) {
+        if (MDEV_RE.test(v.mdev)) device.mdev = v.mdev;
+        else failures.push(bad("mdev", "an mdev profile name (letters, digits, '_', '-', '.')", v.mdev));
+      }
+    }
+    const mig = ["migUuid", "migCi", "migGi"] as const;
+    for (const k of mig) if (given(k) && gputype !== "mig") failures.push({ property: k, reason: `${k} applies to gputype "mig" only, but gputype "${gputype}" was provided` });
+    if (gputype === "mig") {
+      if (v.migUuid !== undefined && (v.migCi !== undefined || v.migGi !== undefined)) {
+        failures.push({ property: "migUuid", reason: "migUuid excludes migCi/migGi (LXD: mig.uuid or mig.gi + mig.ci), but both were provided" });
+      } else if (v.migUuid === undefined && (v.migCi === undefined || v.migGi === undefined)) {
+        failures.push({ property: "migUuid", reason: "a mig gpu needs migUuid, or both migCi and migGi, but neither was provided" });
+      }
+      if (v.migUuid !== undefined && !unknown("migUuid")) {
+        if (UUID_RE.test(v.migUuid)) device["mig.uuid"] = v.migUuid;
+        else failures.push(bad("migUuid", `a UUID, optionally prefixed "MIG-" (e.g. "MIG-0b4e3c4a-0e1f-4a47-9a3e-0123456789ab")`, v.migUuid));
+      }
+      if (v.migCi !== undefined) device["mig.ci"] = String(v.migCi);
+      if (v.migGi !== undefined) device["mig.gi"] = String(v.migGi);
+    }
+    if (gputype !== "physical") {
+      for (const k of ["uid", "gid", "mode"] as const) if (given(k)) failures.push({ property: k, reason: `${k} applies to gputype "physical" only, but gputype "${gputype}" was provided` });
+    }
+  } else if (v.kind === "pci") {
+    if (v.pci === undefined) failures.push({ property: "pci", reason: `pci must be the PCI address to pass through ("DDDD:BB:DD.F"), but none was provided` });
+    if (pci) device.address = pci;
+  } else {
+    if (v.source === undefined && v.path === undefined) failures.push({ property: "source", reason: "a unix-char device needs source (host path) or path (container path), but neither was provided" });
+    for (const k of ["source", "path"] as const) {
+      const x = v[k];
+      if (x === undefined || unknown(k)) continue;
+      if (DEV_PATH_RE.test(x) && !x.split("/").includes("..")) device[k] = x;
+      else failures.push(bad(k, `an absolute path of letters, digits and ._+@:/- without ".." (e.g. "/dev/fuse")`, x));
+    }
+    if (v.major !== undefined) device.major = String(v.major);
+    if (v.minor !== undefined) device.minor = String(v.minor);
+    if (v.required !== undefined) device.required = String(v.required);
+  }
+  if (v.kind !== "pci") {
+    if (v.uid !== undefined) device.uid = String(v.uid);
+    if (v.gid !== undefined) device.gid = String(v.gid);
+    if (normalized.mode) device.mode = normalized.mode;
+  }
+  if (v.instanceType) failures.push(...typeFailures(v.kind, normalized.gputype, v.instanceType, { uid: v.uid, gid: v.gid, mode: v.mode }));
+  const anyUnknown = Object.keys(news).some((k) => !k.startsWith("__") && unknown(k));
+  return { failures, device: failures.length || anyUnknown ? undefined : device, normalized };
+}
+
+/** What LXD does not support for an instance type (used at check with the hint, and at create with the real type). */
+function typeFailures(kind: PciDeviceKind, gputype: GpuType | undefined, type: InstanceTypeHint, owner: { uid?: number; gid?: number; mode?: string }): Failure[] {
+  const f: Failure[] = [];
+  if (type === "container") {
+    if (kind === "pci") f.push({ property: "kind", reason: `kind "pci" is for virtual machines only (LXD passes PCI devices through VFIO; a container gets a GPU with kind "gpu" or a device node with kind "unix-char"), but instance type "container" was provided` });
+    if (kind === "gpu" && (gputype === "mdev" || gputype === "sriov")) f.push({ property: "gputype", reason: `gputype "${gputype}" is for virtual machines only (containers take "physical" or "mig"), but instance type "container" was provided` });
+  } else {
+    if (kind === "unix-char") f.push({ property: "kind", reason: `kind "unix-char" is for containers only (a virtual machine takes kind "pci" or "gpu"), but instance type "virtual-machine" was provided` });
+    if (kind === "gpu" && gputype === "mig") f.push({ property: "gputype", reason: `gputype "mig" is for containers only (virtual machines take "physical", "mdev" or "sriov"), but instance type "virtual-machine" was provided` });
+    if (kind === "gpu") for (const [k, x] of Object.entries(owner)) if (x !== undefined) f.push({ property: k, reason: `${k} applies to container gpu devices only (the node is created inside a container), but instance type "virtual-machine" was provided` });
+  }
+  return f;
+}
+
+/** One-sentence description of the host access the device grants. */
+function securityNote(i: PciDeviceInputs, type: InstanceTypeHint): string {
+  const d = i.device;
+  const who = `${type} "${i.instance}" (project "${i.project}")`;
+  if (i.kind === "unix-char") {
+    const node = d.source ?? d.path;
+    const num = d.major !== undefined ? ` (major ${d.major}, minor ${d.minor ?? "?"})` : "";
+    return `devices: grants ${who} read/write access to the host character device ${node}${num} as ${d.path ?? d.source} inside, `
+      + `owned by uid ${d.uid ?? "0"} gid ${d.gid ?? "0"} mode ${d.mode ?? "0660"}; whatever that driver exposes is reachable from inside.`;
+  }
+  if (i.kind === "pci") {
+    return `devices: passes the host PCI device ${d.address} through to ${who} with VFIO: the guest drives the device directly `
+      + `(its DMA confined by the host IOMMU group), and the host loses the device while the VM runs.`;
+  }
+  const sel = [d.pci && `PCI ${d.pci}`, d.vendorid && `vendor ${d.vendorid}`, d.productid && `product ${d.productid}`, d.id !== undefined && `card ${d.id}`].filter(Boolean).join(", ");
+  const what = {
+    physical: type === "container"
+      ? `the host GPU (${sel}): its DRM nodes (/dev/dri/card*, renderD*) and, for NVIDIA, /dev/nvidia* are created in the container and the kernel driver's ioctl interface is reachable from inside`
+      : `the whole host GPU (${sel}) through VFIO: the guest drives it directly`,
+    mig: `an NVIDIA MIG instance of the host GPU (${sel}) and the NVIDIA driver's device nodes`,
+    mdev: `a mediated device "${d.mdev}" created on the host GPU (${sel}); the host driver mediates its access`,
+    sriov: `an SR-IOV virtual function of the host GPU (${sel}) through VFIO`,
+  }[(d.gputype ?? "physical") as GpuType];
+  return `devices: grants ${who} ${what}.`;
+}
+
+const markerOf = (deviceName: string) => `${DEVICE_OWNER_PREFIX}${deviceName}`;
+const idOf = (i: { project: string; instance: string; deviceName: string }) => `${i.project}/${i.instance}/${i.deviceName}`;
+const where = (c?: LxdConnection) => c?.url ?? c?.socketPath ?? "";
+
+function outputsOf(i: PciDeviceInputs, type: InstanceTypeHint, device: Record<string, string>): PciDeviceOutputs {
+  const inputs = { ...i, device };
+  return stripUndefined({
+    ...inputs,
+    resolvedInstanceType: type,
+    ownerKey: markerOf(i.deviceName),
+    securityNote: securityNote(inputs, type),
+  } satisfies PciDeviceOutputs);
+}
+
+/**
+ * Reads the instance, applies `change` to its config and devices, and PUTs it with If-Match; on 412 (changed
+ * in between) reads and tries once more.
+ */
+async function modifyInstance(
+  lxd: LxdClient, name: string, project: string,
+  change: (cur: LxdInstance) => { config: Record<string, string>; devices: Record<string, Record<string, string>> } | undefined,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const { value: cur, etag } = await getInstance(lxd, name, { project });
+    const next = change(cur);
+    if (!next) return;
+    try {
+      await updateInstance(lxd, name, {
+        architecture: cur.architecture, config: next.config, devices: next.devices,
+        profiles: cur.profiles ?? [], ephemeral: cur.ephemeral, description: cur.description ?? "",
+      }, etag, { project });
+      return;
+    } catch (err) {
+      if (attempt === 0 && isPreconditionFailed(err)) continue;
+      throw err;
+    }
+  }
+}
+
+/** The instance's config without this resource's device and marker (LXD keeps a key out when it is absent). */
+function without(cur: LxdInstance, deviceName: string) {
+  const config = { ...(cur.config ?? {}) };
+  delete config[markerOf(deviceName)];
+  const devices = { ...(cur.devices ?? {}) };
+  delete devices[deviceName];
+  return { config, devices };
+}
+
+class PciDeviceProvider {
+  async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+    const { value, failures } = checkWith(schema(), news);
+    if (!value) return { inputs: news, failures };
+    const r = validate(value, news);
+    if (r.failures.length) return { inputs: news, failures: r.failures };
+    if (!r.device) return { inputs: news }; // preview with unknowns: nothing more to say yet
+    const inputs: PciDeviceInputs = stripUndefined({ ...value, ...r.normalized, project: normalizeProject(value.project), device: r.device });
+    return { inputs: { ...news, ...inputs } };
+  }
+
+  async diff(_id: string, olds: PciDeviceOutputs, news: PciDeviceInputs): Promise<pulumi.dynamic.DiffResult> {
+    const o = { ...olds, project: normalizeProject(olds.project), url: where(olds.connection) };
+    const n = { ...news, project: normalizeProject(news.project), url: where(news.connection) };
+    return diffProps(o, n, ["instance", "project", "deviceName", "url", "device"], ["instance", "project", "deviceName", "url"]);
+  }
+
+  async create(inputs: PciDeviceInputs, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {
+    const lxd = clientFor(inputs.connection, config);
+    const project = normalizeProject(inputs.project);
+    const what = `device "${inputs.deviceName}" to instance`;
+    let cur: LxdInstance;
+    try {
+      cur = (await getInstance(lxd, inputs.instance, { project })).value;
+    } catch (err) {
+      throw wrapLxdError(err, `attach device "${inputs.deviceName}" to`, "instance", inputs.instance, project);
+    }
+    const type = cur.type;
+    if (inputs.instanceType && inputs.instanceType !== type) {
+      throw new Error(`Failed to attach ${what} "${inputs.instance}" in project "${project}": instanceType "${inputs.instanceType}" was given, but LXD reports the instance as a ${type}`);
+    }
+    const refused = typeFailures(inputs.kind, inputs.gputype, type, { uid: inputs.uid, gid: inputs.gid, mode: inputs.mode });
+    if (refused.length) {
+      throw new Error(`Failed to attach ${what} "${inputs.instance}" in project "${project}": ${refused.map((f) => f.reason).join("; ")}`);
+    }
+    const existing = cur.devices?.[inputs.deviceName];
+    if (existing && !(cur.config?.[markerOf(inputs.deviceName)] !== undefined && sameJson(existing, inputs.device))) {
+      const owner = cur.config?.[markerOf(inputs.deviceName)] !== undefined ? "another PciDevice resource" : "the instance itself or another tool (it has no ownership marker)";
+      throw new Error(`Failed to attach ${what} "${inputs.instance}" in project "${project}": the instance already has a device named "${inputs.deviceName}", managed by ${owner}; choose another deviceName`);
+    }
+    await this.apply(lxd, inputs, project, "attach");
+    return { id: idOf({ ...inputs, project }), outs: outputsOf({ ...inputs, project }, type, inputs.device) };
+  }
+
+  async read(id: string, props: PciDeviceOutputs, config?: ProviderConfig): Promise<pulumi.dynamic.ReadResult> {
+    const lxd = clientFor(props.connection, config);
+    const project = normalizeProject(props.project);
+    let cur: LxdInstance;
+    try {
+      cur = (await getInstance(lxd, props.instance, { project })).value;
+    } catch (err) {
+      if (isNotFound(err)) return { id: "", props: {} };
+      throw wrapLxdError(err, `read device "${props.deviceName}" of`, "instance", props.instance, project);
+    }
+    const device = cur.devices?.[props.deviceName];
+    if (!device || cur.config?.[markerOf(props.deviceName)] === undefined) return { id: "", props: {} };
+    const outs = outputsOf({ ...props, project }, cur.type, device);
+    const { resolvedInstanceType: _t, ownerKey: _k, securityNote: _n, ...inputs } = outs;
+    return { id, props: outs, inputs };
+  }
+
+  async update(_id: string, _olds: PciDeviceOutputs, news: PciDeviceInputs, config?: ProviderConfig): Promise<pulumi.dynamic.UpdateResult> {
+    const lxd = clientFor(news.connection, config);
+    const project = normalizeProject(news.project);
+    let type: InstanceTypeHint;
+    try {
+      type = (await getInstance(lxd, news.instance, { project })).value.type;
+    } catch (err) {
+      throw wrapLxdError(err, `update device "${news.deviceName}" of`, "instance", news.instance, project);
+    }
+    const refused = typeFailures(news.kind, news.gputype, type, { uid: news.uid, gid: news.gid, mode: news.mode });
+    if (refused.length) throw new Error(`Failed to update device "${news.deviceName}" of instance "${news.instance}" in project "${project}": ${refused.map((f) => f.reason).join("; ")}`);
+    await this.apply(lxd, news, project, "update");
+    return { outs: outputsOf({ ...news, project }, type, news.device) };
+  }
+
+  async delete(_id: string, props: PciDeviceOutputs, config?: ProviderConfig): Promise<void> {
+    const lxd = clientFor(props.connection, config);
+    const project = normalizeProject(props.project);
+    try {
+      const cur = (await getInstance(lxd, props.instance, { project })).value;
+      const restart = props.restartIfRunning && isRunningStatus(cur.status) && cur.devices?.[props.deviceName] !== undefined;
+      if (restart) await stopInstance(lxd, props.instance, { project, graceSec: props.stopGraceSec ?? 30 });
+      await modifyInstance(lxd, props.instance, project, (c) => {
+        // Only what carries our marker is ours; a device of that name without it belongs to someone else now.
+        if (c.config?.[markerOf(props.deviceName)] === undefined) return undefined;
+        return without(c, props.deviceName);
+      });
+      if (restart) await startInstance(lxd, props.instance, { project });
+    } catch (err) {
+      if (isNotFound(err)) return; // the instance is gone, and the device with it
+      throw wrapLxdError(err, `detach device "${props.deviceName}" from`, "instance", props.instance, project);
+    }
+  }
+
+  /** Writes the device and its marker; with `restartIfRunning`, around a stop/start, rolling back a failed start. */
+  private async apply(lxd: LxdClient, i: PciDeviceInputs, project: string, verb: "attach" | "update"): Promise<void> {
+    const label = `${verb === "attach" ? "attach device" : "update device"} "${i.deviceName}" ${verb === "attach" ? "to" : "of"}`;
+    const put = () => modifyInstance(lxd, i.instance, project, (c) => ({
+      config: { ...(c.config ?? {}), [markerOf(i.deviceName)]: MARKER_VALUE },
+      devices: { ...(c.devices ?? {}), [i.deviceName]: i.device },
+    }));
+    let running = false;
+    try {
+      running = isRunningStatus((await getInstance(lxd, i.instance, { project })).value.status);
+      if (!(running && i.restartIfRunning)) {
+        await put(); // a running container: LXD hot-plugs and validates the device now, and refuses the PUT if that fails
+        return;
+      }
+      await stopInstance(lxd, i.instance, { project, graceSec: i.stopGraceSec ?? 30 });
+      await put();
+    } catch (err) {
+      throw wrapLxdError(err, label, "instance", i.instance, project);
+    }
+    try {
+      await startInstance(lxd, i.instance, { project });
+    } catch (startErr) {
+      const lxdSays = wrapLxdError(startErr, "start", "instance", i.instance, project).message.replace(/\s+/g, " ");
+      const why = `${lxdSays} (after it was stopped to ${verb} device "${i.deviceName}")`;
+      // Roll back: take the device off again and bring the instance back up without it.
+      try {
+        await modifyInstance(lxd, i.instance, project, (c) => without(c, i.deviceName));
+        await startInstance(lxd, i.instance, { project });
+      } catch (rollbackErr) {
+        throw new Error(`${why}; rolling back (removing the device and starting the instance again) also failed: ${(rollbackErr as Error).message}`);
+      }
+      throw new Error(`${why}. The device was removed again and the instance restarted without it.`);
+    }
+  }
+}
+
+/** The implementation the shim loads in the provider host. */
+export const provider = new PciDeviceProvider();
+
+/**
+ * One host device attached to an existing LXD instance: a `gpu` (physical/mig for containers,
+ * physical/mdev/sriov for VMs), a `pci` pass-through (VMs only) or a `unix-char` node (containers only).
+ * Unsupported combinations and malformed PCI addresses, ids and paths are refused at preview; the real
+ * instance type is checked at create. Device access is a `devices` weakening by nature: this resource is the
+ * explicit intent, and `securityNote` states the access it grants. The device is marked with
+ * `user.pulumi-lxd.device.<deviceName>` so that an `Instance` resource on the same instance leaves it alone.
+ * It never generates `raw.lxc` `lxc.cgroup.devices.allow` / `lxc.mount.entry` lines: they do nothing useful
+ * for unprivileged containers and break on cgroup2 hosts.
+ */
+export class PciDevice extends pulumi.dynamic.Resource {
+  declare readonly instance: pulumi.Output<string>;
+  declare readonly project: pulumi.Output<string>;
+  declare readonly deviceName: pulumi.Output<string>;
+  declare readonly kind: pulumi.Output<PciDeviceKind>;
+  declare readonly device: pulumi.Output<Record<string, string>>;
+  declare readonly resolvedInstanceType: pulumi.Output<InstanceTypeHint>;
+  declare readonly ownerKey: pulumi.Output<string>;
+  declare readonly securityNote: pulumi.Output<string>;
+
+  constructor(name: string, args: PciDeviceArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      providerShim("pci-device"),
+      name,
+      { ...args, deviceName: args.deviceName ?? name, device: undefined, resolvedInstanceType: undefined, ownerKey: undefined, securityNote: undefined },
+      { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] },
+      "lxd",
+      "PciDevice",
+    );
+    this.securityNote.apply((n) => { if (n) pulumi.log.info(n, this); });
+  }
+}
