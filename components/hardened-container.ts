@@ -1,0 +1,254 @@
+/**
+ * HardenedContainer: one LXD container with its own profile, hardened by default.
+ *
+ * Children: a {@link Profile} (named like the container, in the container's project) holding the resource
+ * limits, the root disk on the chosen storage pool and the user's devices; and an {@link Instance} that gets
+ * `extraProfiles` and then that profile — and NOT the project's `default` profile unless listed in
+ * `extraProfiles`.
+ *
+ * Why not `default` + own: the `default` profile is shared, mutable state that other people (and `lxd init`)
+ * edit. On most hosts it carries a NIC on `lxdbr0`, on some a privileged or nesting setting; whatever it holds
+ * would silently become part of every container. With its own profile only, everything the container is made
+ * of is in this program: the root disk, the devices, the limits — and the preview shows all of it. A user who
+ * wants the default profile's NIC says so with `extraProfiles: ["default"]` (the own profile still comes last,
+ * so its limits and root disk win).
+ *
+ * Limits live in the profile (the instance is created with `defaultLimits: false`), so a restricted project's
+ * "every instance must set limits.*" rule is met by the profile; the hardened security config (unprivileged,
+ * isolated idmap sized for `nesting`, seccomp, `/dev/lxd` off) stays on the instance, where a profile cannot
+ * weaken it.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { InstanceTimeouts } from "../provider/instance";
+import { Instance } from "../provider/instance";
+import type { LxdConnection } from "../provider/lxd";
+import { Profile } from "../provider/profile";
+import { DEFAULT_LIMITS, WEAKENING_CLASSES, type Nesting, type SecurityReport, type WeakeningClass } from "../provider/security";
+import { checkKnown, isSizeString, LXD_INSTANCE_NAME_RE, type Validation } from "./validation";
+
+type Scalar = string | number | boolean;
+
+/** Per-container resource limits (LXD instance keys `limits.cpu`, `limits.memory`, `limits.processes`), set in the container's profile. */
+export interface ContainerLimits {
+  /** `limits.cpu`: number of CPUs (e.g. `2`), or a CPU set (`"0-3"`, `"0,2"`). Default `1`. */
+  cpu?: pulumi.Input<number | string>;
+  /** `limits.memory`: a size with unit (`"512MiB"`, `"2GiB"`) or a percentage of host memory (`"50%"`). Default `"1GiB"`. */
+  memory?: pulumi.Input<string>;
+  /** `limits.processes`: the maximum number of processes. Default `2000`. */
+  processes?: pulumi.Input<number>;
+}
+
+/** Inputs of {@link HardenedContainer}. */
+export interface HardenedContainerArgs {
+  /**
+   * Name of the container and of its profile (LXD: 1–63 letters, digits and dashes, starting with a letter).
+   * Default: the resource name. Changing it renames both in place (the container is stopped for the rename).
+   */
+  name?: pulumi.Input<string>;
+  /**
+   * LXD project of the container and its profile. Default `default`. In a project without
+   * `features.profiles=true` the profile lands in the `default` project's profiles. Changing it forces
+   * replacement of both.
+   */
+  project?: pulumi.Input<string>;
+  /**
+   * Image alias or fingerprint, looked up in the container's project (its own images when the project has
+   * `features.images=true`), or on `imageServer`. Changing it forces replacement of the container.
+   */
+  image: pulumi.Input<string>;
+  /** Remote image server URL (simplestreams or LXD). Default: a local image. Changing it forces replacement. */
+  imageServer?: pulumi.Input<string>;
+  /** Protocol of `imageServer`: `simplestreams` (default) or `lxd`. Changing it forces replacement. */
+  imageProtocol?: pulumi.Input<"simplestreams" | "lxd">;
+  /** Desired state: `true` running (LXD's `Ready` counts), `false` stopped and never started. Default `true`. Updated in place. */
+  running?: pulumi.Input<boolean>;
+  /**
+   * What runs inside, for nesting (`workload`: `docker`, `lxd` with `depth`/`childInstances`, or `userns`):
+   * sets `security.nesting=true` and sizes the isolated idmap for it (docker/userns 131072 ids). Default: no
+   * nesting. Updated in place (LXD applies a new idmap at the next start).
+   */
+  nesting?: pulumi.Input<Nesting>;
+  /** Resource limits, set in the container's profile. Defaults: 1 CPU, 1GiB, 2000 processes. Updated in place. */
+  limits?: ContainerLimits;
+  /** Storage pool of the root disk (the profile's `root` device, `pool=`). Default `default`. Changing it updates the profile; LXD refuses to move a running container's root disk. */
+  pool?: pulumi.Input<string>;
+  /**
+   * Root disk size (`size=` on the root device), e.g. `"10GiB"`. Default: none (the pool's default). Required in a
+   * project with `limits.disk` set (LXD refuses instances without a root size there). Updated in place.
+   */
+  rootSize?: pulumi.Input<string>;
+  /**
+   * Devices (name → LXD device properties, `type` among them) added to the profile, e.g. a NIC on a managed
+   * network. A device named `root` replaces the generated root disk. Devices that reach the host (unix-char,
+   * gpu, a host path disk, …) are refused unless `devices` is in `securityOptOuts`. Default none. Updated in place.
+   */
+  devices?: pulumi.Input<Record<string, pulumi.Input<Record<string, pulumi.Input<Scalar>>>>>;
+  /**
+   * Instance config (LXD keys verbatim: `user.*`, `cloud-init.user-data`, `boot.autostart`, …), laid over the
+   * hardened defaults on the instance. Weakening keys are refused unless their class is in `securityOptOuts`.
+   * Default `{}`. Updated in place.
+   */
+  config?: pulumi.Input<Record<string, pulumi.Input<Scalar>>>;
+  /**
+   * Classes of confinement-weakening settings to accept (`privileged`, `idmap`, `seccomp`, `apparmor`,
+   * `capabilities`, `devices`, `nesting`, `raw`), for both the instance and its profile. Accepted settings are
+   * listed in `securityReport.weakened` and logged as warnings. Default none.
+   */
+  securityOptOuts?: pulumi.Input<pulumi.Input<WeakeningClass>[]>;
+  /**
+   * Profiles applied before the container's own profile (later ones win; the own profile is always last).
+   * Default `[]`: not even `default` (see the module comment). Updated in place.
+   */
+  extraProfiles?: pulumi.Input<pulumi.Input<string>[]>;
+  /** Description of the container and its profile. Default "". Updated in place. */
+  description?: pulumi.Input<string>;
+  /** Operation time limits, in seconds (create, start, stop grace, update, delete). Defaults: 600 s each, 30 s stop grace. */
+  timeouts?: pulumi.Input<InstanceTimeouts>;
+  /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
+  connection?: pulumi.Input<LxdConnection>;
+}
+
+/**
+ * A hardened LXD container with its own profile: unprivileged, isolated idmap (sized for `nesting`), LXD's
+ * seccomp policy plus the compat deny list, `/dev/lxd` off, limits and root disk in its profile, nothing
+ * inherited from the `default` profile.
+ *
+ * Outputs: `instance` and `profile` (the child resources), `name`, `project`, `status` (LXD's status,
+ * `Running` once up), `securityReport` (what confinement the container really has, after profiles).
+ */
+export class HardenedContainer extends pulumi.ComponentResource {
+  /** The container. */
+  readonly instance: Instance;
+  /** The container's own profile (limits, root disk, devices). */
+  readonly profile: Profile;
+  /** Container name, as LXD has it. */
+  readonly name: pulumi.Output<string>;
+  /** Project of the container and its profile. */
+  readonly project: pulumi.Output<string>;
+  /** LXD's status of the container (`Running`, `Stopped`, …). */
+  readonly status: pulumi.Output<string>;
+  /** What confinement the container really has (effective config after profiles). */
+  readonly securityReport: pulumi.Output<SecurityReport>;
+
+  constructor(name: string, args: HardenedContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    validateHardenedContainerArgs(args);
+    super("lxd:components:HardenedContainer", name, {}, opts);
+
+    const resourceName = args.name ?? name;
+    const limits = args.limits ?? {};
+    const rootDisk = pulumi
+      .all([args.pool ?? "default", args.rootSize])
+      .apply(([pool, size]) => ({ type: "disk", path: "/", pool, ...(size ? { size } : {}) }));
+
+    this.profile = new Profile(`${name}-profile`, {
+      name: resourceName,
+      project: args.project,
+      description: args.description,
+      config: {
+        "limits.cpu": limits.cpu ?? DEFAULT_LIMITS["limits.cpu"],
+        "limits.memory": limits.memory ?? DEFAULT_LIMITS["limits.memory"],
+        "limits.processes": limits.processes ?? DEFAULT_LIMITS["limits.processes"],
+      },
+      devices: pulumi.all([rootDisk, args.devices ?? {}]).apply(([root, devices]) => ({ root, ...devices })),
+      securityOptOuts: args.securityOptOuts,
+      connection: args.connection,
+    }, { parent: this });
+
+    this.instance = new Instance(name, {
+      name: resourceName,
+      project: args.project,
+      image: args.image,
+      imageServer: args.imageServer,
+      imageProtocol: args.imageProtocol,
+      config: pulumi.all([args.nesting, args.config ?? {}]).apply(([nesting, config]) => ({
+        // Workaround (see the note on LXD_DEFAULT_ISOLATED_IDMAP): without nesting, leave the map size to LXD.
+        ...(nesting ? {} : { "security.idmap.size": "" }),
+        ...config,
+      })),
+      // The own profile's name is an output: the instance waits for the profile to exist.
+      profiles: pulumi.all([args.extraProfiles ?? [], this.profile.name]).apply(([extra, own]) => [...extra, own]),
+      description: args.description,
+      running: args.running,
+      nesting: args.nesting,
+      defaultLimits: false,
+      securityOptOuts: args.securityOptOuts,
+      timeouts: args.timeouts,
+      connection: args.connection,
+    }, { parent: this });
+
+    this.name = this.instance.name;
+    this.project = this.instance.project;
+    this.status = this.instance.status;
+    this.securityReport = this.instance.securityReport.apply((r) =>
+      r.idmapIsolated && !r.idmapSize ? { ...r, idmapSize: LXD_DEFAULT_ISOLATED_IDMAP } : r);
+    this.registerOutputs({
+      instance: this.instance,
+      profile: this.profile,
+      name: this.name,
+      project: this.project,
+      status: this.status,
+      securityReport: this.securityReport,
+    });
+  }
+}
+
+/**
+ * The size LXD 5.0 gives an isolated idmap when `security.idmap.size` is unset (measured: Maprange 65536).
+ *
+ * Workaround: the Instance's hardened defaults always write `security.idmap.size` (65536 without nesting), but
+ * LXD 5.0 counts that key as low-level, and a restricted project (`restricted.containers.lowlevel=block`, as a
+ * TenantProject sets) refuses the instance ("Use of low-level config \"security.idmap.size\" … is forbidden").
+ * Without nesting the value is LXD's own default, so the component drops it (an empty value removes a hardened
+ * default) and reports the size LXD applies. To be removed once the hardening policy omits the default size.
+ */
+const LXD_DEFAULT_ISOLATED_IDMAP = 65536;
+
+const CPU_RE = /^(\d+|\d+(-\d+)?(,\d+(-\d+)?)*)$/;
+
+/**
+ * Checks the values of {@link HardenedContainerArgs} that are known when the program runs (outputs of other
+ * resources are checked later, by the providers).
+ * @throws pulumi.InputPropertyError naming the first bad property.
+ */
+export function validateHardenedContainerArgs(args: HardenedContainerArgs): void {
+  const rules: Validation[] = [
+    ["name", args.name, (v) => typeof v === "string" && LXD_INSTANCE_NAME_RE.test(v), "must be 1–63 letters, digits or dashes, starting with a letter"],
+    ["image", args.image, (v) => typeof v === "string" && v.trim() !== "", "must name an image alias or fingerprint"],
+    ["project", args.project, (v) => typeof v === "string" && /^[^\s/_'"]*$/.test(v), "must be a project name without spaces, slashes, underscores or quotes"],
+    ["pool", args.pool, (v) => typeof v === "string" && /^[^\s/]+$/.test(v), "must name a storage pool (non-empty, no spaces or slashes)"],
+    ["rootSize", args.rootSize, isSizeString, "must be a size with a unit, such as \"10GiB\""],
+    ["limits.cpu", args.limits?.cpu, (v) => (typeof v === "number" ? Number.isInteger(v) && v >= 1 : typeof v === "string" && CPU_RE.test(v)), "must be a number of CPUs (1 or more) or a CPU set such as \"0-3\""],
+    ["limits.memory", args.limits?.memory, (v) => isSizeString(v) || (typeof v === "string" && /^\d{1,3}%$/.test(v)), "must be a size with a unit (\"512MiB\", \"2GiB\") or a percentage (\"50%\")"],
+    ["limits.processes", args.limits?.processes, (v) => typeof v === "number" && Number.isInteger(v) && v >= 1, "must be a whole number of processes, 1 or more"],
+    ["nesting.workload", nestingPart(args.nesting, "workload"), (v) => v === "docker" || v === "lxd" || v === "userns", "must be docker, lxd or userns"],
+    ["nesting.depth", nestingPart(args.nesting, "depth"), (v) => typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 4, "must be a whole number from 1 to 4"],
+    ["nesting.childInstances", nestingPart(args.nesting, "childInstances"), (v) => typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 64, "must be a whole number from 1 to 64"],
+  ];
+  checkKnown(rules);
+  checkKnown(listItems(args.securityOptOuts, "securityOptOuts", (v) => typeof v === "string" && (WEAKENING_CLASSES as readonly string[]).includes(v), `must be one of ${WEAKENING_CLASSES.join(", ")}`));
+  checkKnown(listItems(args.extraProfiles, "extraProfiles", (v) => typeof v === "string" && /^[^\s/]{1,63}$/.test(v), "must be a profile name (1–63 characters, no spaces or slashes)"));
+  if (isPlainObject(args.devices)) {
+    for (const [dev, props] of Object.entries(args.devices)) {
+      if (isPlainObject(props) && !("type" in props)) {
+        throw new pulumi.InputPropertyError({ propertyPath: `devices.${dev}`, reason: "must have a type (disk, nic, …)" });
+      }
+      const type = isPlainObject(props) ? props.type : undefined;
+      if (dev === "root" && typeof type === "string" && type !== "disk") {
+        throw new pulumi.InputPropertyError({ propertyPath: "devices.root", reason: `must be a disk (it replaces the root disk), but type "${type}" was provided` });
+      }
+    }
+  }
+}
+
+function nestingPart(nesting: HardenedContainerArgs["nesting"], key: keyof Nesting): unknown {
+  return isPlainObject(nesting) ? (nesting as Record<string, unknown>)[key] : undefined;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !pulumi.Output.isInstance(v);
+}
+
+/** One rule per known element of a plain list input (`path[i]`). */
+function listItems(list: unknown, path: string, ok: (v: unknown) => boolean, reason: string): Validation[] {
+  return Array.isArray(list) ? list.map((v, i): Validation => [`${path}[${i}]`, v, ok, reason]) : [];
+}

@@ -1,0 +1,2 @@
+export { HardenedContainer, validateHardenedContainerArgs, type ContainerLimits, type HardenedContainerArgs } from "./hardened-container";
+export { DEFAULT_TENANT_LIMITS, TenantProject, tenantRestrictions, validateTenantProjectArgs, type TenantLimits, type TenantProjectArgs } from "./tenant-project";
