@@ -5,6 +5,9 @@
 export { Instance, type InstanceArgs, type InstanceOutputs, type InstanceTimeouts } from "./provider/instance";
 export { Profile, type ProfileArgs, type ProfileOutputs } from "./provider/profile";
 export { Project, type ProjectArgs, type ProjectOutputs } from "./provider/project";
+export {
+  PciDevice, type PciDeviceArgs, type PciDeviceInputs, type PciDeviceOutputs, type PciDeviceKind, type GpuType, type InstanceTypeHint,
+} from "./provider/pci-device";
 export { Image, type ImageArgs, type ImageOutputs } from "./provider/image";
 export {
   WEAKENING_CLASSES, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,

@@ -40,10 +40,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkWith, containsUnknown, DEVICE_OWNER_PREFIX, diffProps, normalizeProject, sameJson, stripUndefined } from "./common";
-import { clientFor, connectionSchema, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   getInstance, isNotFound, isPreconditionFailed, isRunningStatus, startInstance, stopInstance, updateInstance, wrapLxdError,
-  type Instance as LxdInstance, type LxdClient, type LxdConnection,
+  type Instance as LxdInstance, type LxdClient,
 } from "./lxd";
 import { providerShim } from "./shim";
 import { checkPciAddress } from "../components/passthrough/pci";
@@ -124,7 +124,7 @@ export interface PciDeviceArgs {
   /** Clean-shutdown grace before a stop is forced, in seconds (with `restartIfRunning`). Default 30. */
   stopGraceSec?: pulumi.Input<number>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<LxdConnection>;
+  connection?: pulumi.Input<ConnectionArgs>;
 }
 
 /** Inputs after check: normalised; `device` is exactly what is written to LXD. */
@@ -153,7 +153,7 @@ export interface PciDeviceInputs {
   required?: boolean;
   restartIfRunning: boolean;
   stopGraceSec: number;
-  connection?: LxdConnection;
+  connection?: ConnectionArgs;
   /** The LXD device properties (`type` among them) this resource writes. */
   device: Record<string, string>;
 }
@@ -361,7 +361,7 @@ function securityNote(i: PciDeviceInputs, type: InstanceTypeHint): string {
 
 const markerOf = (deviceName: string) => `${DEVICE_OWNER_PREFIX}${deviceName}`;
 const idOf = (i: { project: string; instance: string; deviceName: string }) => `${i.project}/${i.instance}/${i.deviceName}`;
-const where = (c?: LxdConnection) => c?.url ?? c?.socketPath ?? "";
+const where = (c?: ConnectionArgs) => connectionTarget(c);
 
 function outputsOf(i: PciDeviceInputs, type: InstanceTypeHint, device: Record<string, string>): PciDeviceOutputs {
   const inputs = { ...i, device };
