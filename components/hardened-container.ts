@@ -180,7 +180,7 @@ export class HardenedContainer extends pulumi.ComponentResource {
     this.project = this.instance.project;
     this.status = this.instance.status;
     this.securityReport = this.instance.securityReport.apply((r) =>
-      r.idmapIsolated && !r.idmapSize ? { ...r, idmapSize: LXD_DEFAULT_ISOLATED_IDMAP } : r);
+      r?.idmapIsolated && !r.idmapSize ? { ...r, idmapSize: LXD_DEFAULT_ISOLATED_IDMAP } : r);
     this.registerOutputs({
       instance: this.instance,
       profile: this.profile,

@@ -14,7 +14,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 // In your own program: import * as lxd from "pulumi-lxd-hardened";
-import * as lxd from "../../components";
+import * as lxd from "../../index";
 
 const config = new pulumi.Config();
 

@@ -25,7 +25,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 // In your own program: import * as lxd from "pulumi-lxd-hardened";
-import * as lxd from "../../components";
+import * as lxd from "../../index";
 
 /** One entry of the `containers` stack config. */
 interface ContainerSpec {
@@ -36,7 +36,7 @@ interface ContainerSpec {
   /** Limits (cpu, memory, processes); default 1 CPU, 1GiB, 2000 processes. */
   limits?: lxd.ContainerLimits;
   /** Nesting, e.g. `{workload: docker}`. */
-  nesting?: { workload: "docker" | "lxd" | "userns"; depth?: number; childInstances?: number };
+  nesting?: lxd.Nesting;
   /** Running (default) or stopped. */
   running?: boolean;
   /** Extra instance config (`user.*`, `cloud-init.user-data`, …). */

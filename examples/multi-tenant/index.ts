@@ -14,9 +14,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 // In your own program: import * as lxd from "pulumi-lxd-hardened";
-// (there, `lxd.Image` below comes from the same import)
-import * as lxd from "../../components";
-import { Image } from "../../provider/image";
+import * as lxd from "../../index";
 
 const config = new pulumi.Config();
 const tenants = config.getObject<string[]>("tenants") ?? ["tenant-a", "tenant-b"];
@@ -29,7 +27,7 @@ const created = tenants.map((tenant) => {
     limits: { instances: 5, cpu: 5, memory: "5GiB", processes: 10000 },
   });
   // The tenant's own copy of the image (the project has features.images=true).
-  const image = new Image(`${tenant}-image`, {
+  const image = new lxd.Image(`${tenant}-image`, {
     file: imageFile,
     project: project.name,
     aliases: [{ name: "base", description: "base image of the tenant's containers" }],

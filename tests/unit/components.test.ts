@@ -1,0 +1,186 @@
+/**
+ * HardenedContainer and TenantProject: program-time validation of known values (InputPropertyError naming the
+ * property, before any child is registered), the restrictions a tenant project gets, and how the children are
+ * wired (checked with echo mocks: no LXD involved; tests/integration/components.test.ts runs them for real).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import {
+  HardenedContainer, TenantProject, tenantRestrictions, validateHardenedContainerArgs, validateTenantProjectArgs,
+  type HardenedContainerArgs, type TenantProjectArgs,
+} from "../../components";
+
+/** Expects an InputPropertyError for `propertyPath` whose reason matches `reason`. */
+function expectInputError(fn: () => void, propertyPath: string, reason: RegExp): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (err) {
+    caught = err;
+  }
+  expect(pulumi.InputPropertyError.isInstance(caught)).toBe(true);
+  expect(caught).toMatchObject({ propertyPath });
+  expect((caught as pulumi.InputPropertyError).reason).toMatch(reason);
+}
+
+const container = (extra: Partial<HardenedContainerArgs>): HardenedContainerArgs => ({ image: "pulumi-lxd-test", ...extra });
+
+describe("HardenedContainer validation", () => {
+  it("accepts the defaults and unknown values", () => {
+    expect(() => validateHardenedContainerArgs(container({}))).not.toThrow();
+    expect(() => validateHardenedContainerArgs(container({ name: pulumi.output("9-not-known-yet"), limits: { memory: pulumi.output("x") } }))).not.toThrow();
+    expect(() => validateHardenedContainerArgs(container({
+      name: "web-1", limits: { cpu: "0-3", memory: "50%", processes: 100 }, rootSize: "10GiB", pool: "fast",
+      nesting: { workload: "lxd", depth: 2, childInstances: 4 }, securityOptOuts: ["devices"], extraProfiles: ["default"],
+      devices: { root: { type: "disk", path: "/", pool: "fast" }, gpu0: { type: "gpu" } },
+    }))).not.toThrow();
+  });
+
+  it("rejects a container name LXD would refuse", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ name: "9web" })), "name", /must be 1–63 letters, digits or dashes, starting with a letter, but "9web" was provided/);
+    expectInputError(() => validateHardenedContainerArgs(container({ name: "web_1" })), "name", /starting with a letter/);
+  });
+
+  it("rejects an empty image", () => {
+    expectInputError(() => validateHardenedContainerArgs({ image: " " }), "image", /must name an image/);
+  });
+
+  it("rejects limits that are not LXD values", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ limits: { memory: "512" } })), "limits.memory", /size with a unit/);
+    expectInputError(() => validateHardenedContainerArgs(container({ limits: { cpu: 0 } })), "limits.cpu", /1 or more/);
+    expectInputError(() => validateHardenedContainerArgs(container({ limits: { cpu: "two" } })), "limits.cpu", /CPU set/);
+    expectInputError(() => validateHardenedContainerArgs(container({ limits: { processes: 1.5 } })), "limits.processes", /whole number/);
+  });
+
+  it("rejects a root size or pool LXD would refuse", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ rootSize: "10" })), "rootSize", /size with a unit/);
+    expectInputError(() => validateHardenedContainerArgs(container({ pool: "a/b" })), "pool", /storage pool/);
+  });
+
+  it("rejects an unknown nesting workload or depth", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ nesting: { workload: "podman" as "docker" } })), "nesting.workload", /docker, lxd or userns/);
+    expectInputError(() => validateHardenedContainerArgs(container({ nesting: { workload: "lxd", depth: 5 } })), "nesting.depth", /1 to 4/);
+  });
+
+  it("rejects a securityOptOuts class that does not exist", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ securityOptOuts: ["devices", "everything" as "devices"] })), "securityOptOuts[1]", /must be one of privileged, idmap/);
+  });
+
+  it("rejects devices without a type, and a root device that is not a disk", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ devices: { data: { path: "/data" } } })), "devices.data", /must have a type/);
+    expectInputError(() => validateHardenedContainerArgs(container({ devices: { root: { type: "nic" } } })), "devices.root", /must be a disk/);
+  });
+
+  it("rejects an extra profile name with a slash", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ extraProfiles: ["a/b"] })), "extraProfiles[0]", /profile name/);
+  });
+});
+
+describe("TenantProject validation", () => {
+  it("accepts the defaults", () => {
+    expect(() => validateTenantProjectArgs({})).not.toThrow();
+    expect(() => validateTenantProjectArgs({ name: "acme", limits: { disk: "50GiB", memory: "8GiB" }, rootSize: "5GiB", networks: ["tenants"] })).not.toThrow();
+  });
+
+  it("rejects project names LXD refuses and the default project", () => {
+    expectInputError(() => validateTenantProjectArgs({ name: "acme_corp" }), "name", /underscores/);
+    expectInputError(() => validateTenantProjectArgs({ name: "default" }), "name", /not "default"/);
+  });
+
+  it("rejects limits.disk without rootSize", () => {
+    expectInputError(() => validateTenantProjectArgs({ limits: { disk: "50GiB" } }), "rootSize", /required with limits.disk/);
+  });
+
+  it("rejects limits that are not LXD values", () => {
+    expectInputError(() => validateTenantProjectArgs({ limits: { memory: "10G" } } as TenantProjectArgs), "limits.memory", /size with a unit/);
+    expectInputError(() => validateTenantProjectArgs({ limits: { instances: -1 } }), "limits.instances", /0 or more/);
+    expectInputError(() => validateTenantProjectArgs({ instanceLimits: { processes: 0 } }), "instanceLimits.processes", /1 or more/);
+  });
+
+  it("rejects a network name with a comma", () => {
+    expectInputError(() => validateTenantProjectArgs({ networks: ["a,b"] }), "networks[0]", /network name/);
+  });
+});
+
+describe("tenantRestrictions", () => {
+  it("blocks privileged and non-isolated containers, low-level keys, nesting, host devices and host networking", () => {
+    const r = tenantRestrictions({ networks: [], allowNesting: false, allowSnapshots: false });
+    expect(r).toMatchObject({
+      restricted: "true", "restricted.containers.privilege": "isolated", "restricted.containers.lowlevel": "block",
+      "restricted.containers.nesting": "block", "restricted.containers.interception": "block", "restricted.devices.disk": "managed",
+      "restricted.devices.nic": "block", "restricted.devices.proxy": "block", "restricted.devices.gpu": "block", "restricted.devices.pci": "block",
+      "restricted.devices.usb": "block", "restricted.devices.unix-char": "block", "restricted.devices.unix-block": "block",
+      "restricted.devices.unix-hotplug": "block", "restricted.devices.infiniband": "block", "restricted.snapshots": "block",
+    });
+    expect(r["restricted.networks.access"]).toBeUndefined();
+  });
+
+  it("allows NICs only on the named managed networks", () => {
+    expect(tenantRestrictions({ networks: ["t1", "t2"], allowNesting: false, allowSnapshots: false })).toMatchObject({
+      "restricted.devices.nic": "managed", "restricted.networks.access": "t1,t2",
+    });
+  });
+
+  it("allows nesting with interception and low-level keys (security.idmap.size) together", () => {
+    expect(tenantRestrictions({ networks: [], allowNesting: true, allowSnapshots: true })).toMatchObject({
+      "restricted.containers.nesting": "allow", "restricted.containers.interception": "allow", "restricted.containers.lowlevel": "allow",
+      "restricted.snapshots": "allow",
+    });
+  });
+});
+
+describe("component wiring (echo mocks)", () => {
+  const registered: pulumi.runtime.MockResourceArgs[] = [];
+  beforeAll(async () => {
+    await pulumi.runtime.setMocks({
+      newResource: (args) => {
+        registered.push(args);
+        return { id: args.custom ? `${args.name}-id` : undefined, state: args.inputs };
+      },
+      call: (args) => args.inputs,
+    }, "unit", "test", false);
+  });
+  const settle = <T>(o: pulumi.Output<T>) => (o as unknown as { promise(): Promise<T> }).promise();
+  const inputsOf = (type: string, name: string) => registered.find((r) => r.type.endsWith(type) && r.name === name)?.inputs as Record<string, unknown>;
+
+  it("gives the container its own profile (limits, root disk, devices), last, and limits only there", async () => {
+    const c = new HardenedContainer("web", {
+      image: "img", pool: "fast", rootSize: "8GiB", limits: { memory: "256MiB" }, extraProfiles: ["default"],
+      devices: { eth0: { type: "nic", network: "tenants" } }, config: { "user.x": "1" },
+    });
+    await settle(c.name);
+    expect(inputsOf(":Profile", "web-profile")).toMatchObject({
+      name: "web",
+      config: { "limits.cpu": "1", "limits.memory": "256MiB", "limits.processes": "2000" },
+      devices: { root: { type: "disk", path: "/", pool: "fast", size: "8GiB" }, eth0: { type: "nic", network: "tenants" } },
+    });
+    const inst = inputsOf(":Instance", "web");
+    expect(inst).toMatchObject({ name: "web", image: "img", profiles: ["default", "web"], defaultLimits: false });
+    // Without nesting the map size is left to LXD (a low-level key in restricted projects).
+    expect(inst.config).toEqual({ "security.idmap.size": "", "user.x": "1" });
+  });
+
+  it("keeps the sized idmap of a nesting container", async () => {
+    const c = new HardenedContainer("dind", { image: "img", nesting: { workload: "docker" } });
+    await settle(c.name);
+    expect(inputsOf(":Instance", "dind").config).toEqual({});
+    expect(inputsOf(":Instance", "dind").nesting).toEqual({ workload: "docker" });
+  });
+
+  it("makes a restricted project with its own images and profiles, and adopts its default profile", async () => {
+    const t = new TenantProject("acme", { rootSize: "5GiB", limits: { disk: "50GiB" } });
+    await settle(t.profile.name);
+    expect(inputsOf(":Project", "acme")).toMatchObject({
+      name: "acme",
+      config: {
+        "features.images": "true", "features.profiles": "true", "features.storage.volumes": "true", "features.networks": "false",
+        "limits.instances": 10, "limits.cpu": 10, "limits.memory": "10GiB", "limits.processes": 20000, "limits.disk": "50GiB",
+        restricted: "true",
+      },
+    });
+    expect(inputsOf(":Profile", "acme-default")).toMatchObject({
+      name: "default", project: "acme",
+      config: { "security.idmap.isolated": "true", "limits.memory": "1GiB" },
+      devices: { root: { type: "disk", path: "/", pool: "default", size: "5GiB" } },
+    });
+  });
+});
