@@ -70,7 +70,11 @@ export interface HardenedContainerArgs {
   nesting?: pulumi.Input<Nesting>;
   /** Resource limits, set in the container's profile. Defaults: 1 CPU, 1GiB, 2000 processes. Updated in place. */
   limits?: ContainerLimits;
-  /** Storage pool of the root disk (the profile's `root` device, `pool=`). Default `default`. Changing it updates the profile; LXD refuses to move a running container's root disk. */
+  /**
+   * Storage pool of the root disk (the profile's `root` device, `pool=`). Default `default`. Changing it updates
+   * the profile in place, which LXD refuses while the container's root volume is on the old pool: to move a
+   * container to another pool, replace it (e.g. with a new `name`).
+   */
   pool?: pulumi.Input<string>;
   /**
    * Root disk size (`size=` on the root device), e.g. `"10GiB"`. Default: none (the pool's default). Required in a

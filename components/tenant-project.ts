@@ -192,7 +192,7 @@ export class TenantProject extends pulumi.ComponentResource {
       name: "default",
       // The project's name is an output: the profile waits for the project to exist.
       project: this.project.name,
-      description: pulumi.output(this.project.name).apply((p) => `Hardened default profile of tenant project ${p}`),
+      description: this.project.name.apply((p) => `Hardened default profile of tenant project ${p}`),
       config: {
         "limits.cpu": il.cpu ?? DEFAULT_LIMITS["limits.cpu"],
         "limits.memory": il.memory ?? DEFAULT_LIMITS["limits.memory"],
