@@ -164,11 +164,7 @@ export class HardenedContainer extends pulumi.ComponentResource {
       image: args.image,
       imageServer: args.imageServer,
       imageProtocol: args.imageProtocol,
-      config: pulumi.all([args.nesting, args.config ?? {}]).apply(([nesting, config]) => ({
-        // Workaround (see the note on LXD_DEFAULT_ISOLATED_IDMAP): without nesting, leave the map size to LXD.
-        ...(nesting ? {} : { "security.idmap.size": "" }),
-        ...config,
-      })),
+      config: args.config,
       // The own profile's name is an output: the instance waits for the profile to exist.
       profiles: pulumi.all([args.extraProfiles ?? [], this.profile.name]).apply(([extra, own]) => [...extra, own]),
       description: args.description,
@@ -183,8 +179,7 @@ export class HardenedContainer extends pulumi.ComponentResource {
     this.name = this.instance.name;
     this.project = this.instance.project;
     this.status = this.instance.status;
-    this.securityReport = this.instance.securityReport.apply((r) =>
-      r?.idmapIsolated && !r.idmapSize ? { ...r, idmapSize: LXD_DEFAULT_ISOLATED_IDMAP } : r);
+    this.securityReport = this.instance.securityReport;
     this.registerOutputs({
       instance: this.instance,
       profile: this.profile,
@@ -195,17 +190,6 @@ export class HardenedContainer extends pulumi.ComponentResource {
     });
   }
 }
-
-/**
- * The size LXD 5.0 gives an isolated idmap when `security.idmap.size` is unset (measured: Maprange 65536).
- *
- * Workaround: the Instance's hardened defaults always write `security.idmap.size` (65536 without nesting), but
- * LXD 5.0 counts that key as low-level, and a restricted project (`restricted.containers.lowlevel=block`, as a
- * TenantProject sets) refuses the instance ("Use of low-level config \"security.idmap.size\" … is forbidden").
- * Without nesting the value is LXD's own default, so the component drops it (an empty value removes a hardened
- * default) and reports the size LXD applies. To be removed once the hardening policy omits the default size.
- */
-const LXD_DEFAULT_ISOLATED_IDMAP = 65536;
 
 const CPU_RE = /^(\d+|\d+(-\d+)?(,\d+(-\d+)?)*)$/;
 

@@ -207,6 +207,35 @@ async function outputsFrom(lxd: LxdClient, inst: LxdInstance, inputs: InstanceIn
   } satisfies InstanceOutputs);
 }
 
+/**
+ * Instance creations on one LXD server, one at a time within this provider process. LXD 5.0.2 allocates an
+ * isolated container's id range when the instance record is created and counts a container still being
+ * created as using ids 0–65536, so two created at the same moment can get a range below the host's
+ * subordinate ids and fail to start ("newuidmap: uid range … not allowed"). Starts still run in parallel.
+ */
+const creating = new Map<string, Promise<unknown>>();
+function oneAtATime<T>(server: string, fn: () => Promise<T>): Promise<T> {
+  const run = (creating.get(server) ?? Promise.resolve()).then(fn, fn);
+  creating.set(server, run.catch(() => undefined));
+  return run;
+}
+
+/**
+ * Runs `fn` again while LXD answers that the instance is busy with another operation (e.g. the stop LXD
+ * itself runs after a failed start), for up to `limitSec` seconds.
+ */
+async function whileBusy<T>(fn: () => Promise<T>, limitSec = 60): Promise<T> {
+  const deadline = Date.now() + limitSec * 1000;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof Error && /is busy running/i.test(err.message)) || Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
 const idOf = (project: string, name: string) => `${project}/${name}`;
 const DEFAULT_WAIT = 600;
 
@@ -271,10 +300,10 @@ class InstanceProvider {
     }
 
     try {
-      await createInstance(lxd, {
+      await oneAtATime(lxd.endpoint, () => createInstance(lxd, {
         name: inputs.name, type: inputs.type, description: inputs.description, config: inputs.config, devices: inputs.devices,
         profiles: inputs.profiles, ephemeral: inputs.ephemeral, source,
-      }, { project, timeoutSec: t.createSec ?? DEFAULT_WAIT });
+      }, { project, timeoutSec: t.createSec ?? DEFAULT_WAIT }));
     } catch (err) {
       if (!(isConflict(err) && inputs.adopt)) {
         const wrapped = wrapLxdError(err, "create", "instance", inputs.name, project);
@@ -293,7 +322,7 @@ class InstanceProvider {
         const why = wrapLxdError(startErr, "start", "instance", inputs.name, project).message;
         try {
           await stopInstance(lxd, inputs.name, { project, graceSec: 0 }).catch(() => undefined);
-          await deleteInstance(lxd, inputs.name, { project, timeoutSec: t.deleteSec ?? DEFAULT_WAIT });
+          await whileBusy(() => deleteInstance(lxd, inputs.name, { project, timeoutSec: t.deleteSec ?? DEFAULT_WAIT }));
         } catch (cleanupErr) {
           if (!isNotFound(cleanupErr)) {
             throw partialCreate(`${why}; removing the created instance also failed (${(cleanupErr as Error).message}), so it is kept in state`, id, { ...inputs, status: "Unknown" });
@@ -372,7 +401,7 @@ class InstanceProvider {
       if (isRunningStatus(cur.status) || cur.status === "Frozen") {
         await stopInstance(lxd, props.name, { project, graceSec: t.stopGraceSec ?? 30, timeoutSec: t.deleteSec ?? DEFAULT_WAIT });
       }
-      await deleteInstance(lxd, props.name, { project, timeoutSec: t.deleteSec ?? DEFAULT_WAIT });
+      await whileBusy(() => deleteInstance(lxd, props.name, { project, timeoutSec: t.deleteSec ?? DEFAULT_WAIT }));
     } catch (err) {
       if (isNotFound(err)) return; // already gone (an ephemeral instance deletes itself on stop)
       throw wrapLxdError(err, "delete", "instance", props.name, project);

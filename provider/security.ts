@@ -85,7 +85,9 @@ export function hardenedConfig(opts: { type: "container" | "virtual-machine"; ne
   Object.assign(cfg, {
     "security.privileged": "false",
     "security.idmap.isolated": "true",
-    "security.idmap.size": String(idmapSizeFor(opts.nesting)),
+    // Without nesting, LXD's own size for an isolated map (65536) is the right one; leaving the key out keeps
+    // the instance valid in restricted projects, where `security.idmap.size` is a blocked low-level key.
+    ...(opts.nesting ? { "security.idmap.size": String(idmapSizeFor(opts.nesting)) } : {}),
     "security.syscalls.deny_default": "true",
     "security.syscalls.deny_compat": "true",
     "security.nesting": String(opts.nesting !== undefined),
@@ -271,7 +273,8 @@ export function securityReport(config: ConfigMap, weakened: Finding[], host: { a
   return {
     privileged: isTrue(config["security.privileged"]),
     idmapIsolated: isTrue(config["security.idmap.isolated"]),
-    idmapSize: Number(config["security.idmap.size"] ?? 0) || 0,
+    // LXD gives an isolated map 65536 ids when no size is set; a shared map is the host-wide one.
+    idmapSize: Number(config["security.idmap.size"] ?? 0) || (isTrue(config["security.idmap.isolated"]) ? IDMAP_BLOCK : 0),
     seccomp,
     apparmor,
     devLxd: !isFalse(config["security.devlxd"]),

@@ -79,27 +79,6 @@ async function outputsOf(mod: Record<string, unknown>): Promise<Record<string, u
 }
 
 /**
- * Creates instances one at a time. LXD 5.0.2 allocates isolated idmaps racily: an isolated container that is
- * still being created (no `volatile.idmap.base` yet) counts as occupying host ids [0, 65536), so a container
- * created at the same moment can get host ids from 65536 — below the subordinate range (root:100000:…) — and
- * fails to start ("newuidmap: uid range [0-65536) -> [65536-131072) not allowed"). Measured: 4 parallel
- * `lxc init` of isolated containers gave one `volatile.idmap.base` of 65536. The engine creates independent
- * resources in parallel, so until the Instance provider serializes creates per LXD server, the tests do.
- */
-function oneInstanceAtATime(mocks: HostMocks): HostMocks {
-  let chain: Promise<unknown> = Promise.resolve();
-  return {
-    ...mocks,
-    newResource(args) {
-      if (!args.type.endsWith(":Instance")) return mocks.newResource(args);
-      const run = chain.then(() => mocks.newResource(args));
-      chain = run.catch(() => undefined);
-      return run;
-    },
-  };
-}
-
-/**
  * Runs an example program as `pulumi up` would create it: stack config set, mocks forwarding to `mocksHost`,
  * the module loaded fresh (`jest.isolateModules`), its exported outputs awaited.
  */
@@ -107,7 +86,7 @@ async function runExample(
   example: string,
   opts: { project: string; config?: Record<string, unknown>; mocksHost?: ProviderHost },
 ): Promise<{ mocks: HostMocks; outputs: () => Promise<Record<string, unknown>> }> {
-  const mocks = oneInstanceAtATime(mockResourcesToHost(opts.mocksHost ?? host));
+  const mocks = mockResourcesToHost(opts.mocksHost ?? host);
   const config: Record<string, string> = {};
   for (const [k, v] of Object.entries(opts.config ?? {})) config[`${opts.project}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
   pulumi.runtime.setAllConfig(config);

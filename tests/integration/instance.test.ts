@@ -87,7 +87,7 @@ test("hardened defaults hold inside the real container: not host root, seccomp o
   const s = await e.up({ name, image: TEST_IMAGE });
   const cfg = s.outputs.config as Record<string, string>;
   expect(cfg).toMatchObject({
-    "security.privileged": "false", "security.idmap.isolated": "true", "security.idmap.size": "65536",
+    "security.privileged": "false", "security.idmap.isolated": "true",
     "security.syscalls.deny_default": "true", "security.syscalls.deny_compat": "true", "security.devlxd": "false",
   });
   const [inside, hostStart, size] = execIn(name, "head -n1 /proc/self/uid_map").trim().split(/\s+/).map(Number);
@@ -98,7 +98,8 @@ test("hardened defaults hold inside the real container: not host root, seccomp o
   expect(execIn(name, "test -e /dev/lxd && echo present || echo absent").trim()).toBe("absent");
   expect(await enforcedLimits(lxd, name)).toEqual({ pidsMax: "2000", memoryMaxBytes: String(1024 ** 3) });
   const report = s.outputs.securityReport as Record<string, unknown>;
-  expect(report).toMatchObject({ privileged: false, idmapIsolated: true, seccomp: "lxd-default+compat", devLxd: false, weakened: [] });
+  expect(cfg["security.idmap.size"]).toBeUndefined(); // LXD's isolated default (65536), valid in restricted projects too
+  expect(report).toMatchObject({ privileged: false, idmapIsolated: true, idmapSize: 65536, seccomp: "lxd-default+compat", devLxd: false, weakened: [] });
   // This host has no AppArmor (LXD says so): the report must not pretend otherwise.
   expect(report.apparmor).toBe("unavailable-on-host");
   expect(report.warnings).toEqual(expect.arrayContaining([expect.stringMatching(/without mandatory access control/)]));
@@ -110,6 +111,22 @@ test("hardened defaults hold inside the real container: not host root, seccomp o
   expect(otherStart).not.toBe(hostStart);
   await e2.destroy();
   await e.destroy();
+});
+
+test("isolated containers created in parallel (as the engine does) all start, with distinct id ranges above the host's reserved ids", async () => {
+  // LXD 5.0.2 can give a container created at the same moment as another an id range below /etc/subuid's;
+  // the provider creates one at a time per server (starts stay parallel).
+  const names = Array.from({ length: 6 }, () => randomName());
+  const engines = names.map((n) => engineFor(n));
+  await Promise.all(engines.map((e, i) => e.up({ name: names[i], image: TEST_IMAGE })));
+  const bases = await Promise.all(names.map(async (n) => {
+    const inst = (await getInstance(lxd, n)).value;
+    expect(inst.status).toBe("Running");
+    return Number(inst.config["volatile.idmap.base"]);
+  }));
+  expect(new Set(bases).size).toBe(names.length);
+  for (const b of bases) expect(b).toBeGreaterThanOrEqual(100000);
+  await Promise.all(engines.map((e) => e.destroy()));
 });
 
 test("C01 a Ready status counts as running: no diff and no start attempted", async () => {

@@ -155,14 +155,14 @@ describe("component wiring (echo mocks)", () => {
     });
     const inst = inputsOf(":Instance", "web");
     expect(inst).toMatchObject({ name: "web", image: "img", profiles: ["default", "web"], defaultLimits: false });
-    // Without nesting the map size is left to LXD (a low-level key in restricted projects).
-    expect(inst.config).toEqual({ "security.idmap.size": "", "user.x": "1" });
+    // The user's config passes through; the hardened defaults are the Instance's own.
+    expect(inst.config).toEqual({ "user.x": "1" });
   });
 
-  it("keeps the sized idmap of a nesting container", async () => {
+  it("passes nesting to the instance, which sizes the idmap for it", async () => {
     const c = new HardenedContainer("dind", { image: "img", nesting: { workload: "docker" } });
     await settle(c.name);
-    expect(inputsOf(":Instance", "dind").config).toEqual({});
+    expect(inputsOf(":Instance", "dind").config).toBeUndefined();
     expect(inputsOf(":Instance", "dind").nesting).toEqual({ workload: "docker" });
   });
 
