@@ -270,6 +270,10 @@ class Bench {
 
   private record(r: PhaseResult): void {
     this.results.push(r);
+    if (r.skipped) {
+      console.log(`  [${r.tool} N=${r.n} ${r.phase}] skipped: ${r.skipped}`);
+      return;
+    }
     const status = r.errors.length || r.problems.length ? "FAILED" : "ok";
     console.log(`  [${r.tool} N=${r.n} ${r.phase}] ${r.seconds.toFixed(2)} s, ${r.requests ?? "-"} requests, LXD check ${status}`);
     for (const e of r.errors.slice(0, 5)) console.log(`    error: ${e}`);
