@@ -345,6 +345,22 @@ absent_file() {
   if [ -e "$path" ]; then rm -f "$path"; note "removed $path"; mark "$effect" "$path"; fi
 }
 
+# Load a sysctl.d file now: sysctl -p when procps is there, else straight into /proc/sys. Unknown keys are
+# skipped (sysctl -e); returns non-zero when the kernel rejected a value.
+apply_sysctl_file() {
+  local k v p bad=0
+  if command -v sysctl >/dev/null 2>&1; then sysctl -e -q -p "$1" || return 1; return 0; fi
+  while IFS='=' read -r k v; do
+    k=$(printf '%s' "$k" | tr -d ' \t')
+    case "$k" in ''|'#'*|';'*) continue ;; esac
+    v=$(printf '%s' "$v" | sed 's/^[[:space:]]*//; s/[[:space:]]*$//')
+    p="/proc/sys/$(printf '%s' "$k" | tr . /)"
+    [ -e "$p" ] || continue
+    printf '%s\n' "$v" > "$p" 2>/dev/null || { echo "sysctl: $k = $v rejected" >&2; bad=1; }
+  done < "$1"
+  return "$bad"
+}
+
 boot_loader
 [ "$BL_KIND" = grub ] || die "boot loader '$BL_KIND' is not supported ($BL_DETAIL): only GRUB with update-grub (Debian/Ubuntu) is managed; nothing was changed"
 collect_targets
@@ -370,22 +386,26 @@ if [ "$NEED_INITRAMFS" = 1 ]; then
   note "ran update-initramfs"
 fi
 for f in $NEED_SYSCTL; do
-  sysctl -e -q -p "$f"
-  note "applied $f"
+  if apply_sysctl_file "$f"; then note "applied $f"; else note "applied $f (some keys were rejected by the kernel: see stderr)"; fi
 done
 
-if [ "$PT_BIND_NOW" = 1 ] && [ "$(iommu_group_count)" -gt 0 ]; then
+if [ "$PT_BIND_NOW" = 1 ] && [ "$(iommu_group_count)" -gt 0 ] && [ -n "$TARGETS" ]; then
+  # Drivers before: loading vfio-pci may itself claim devices (ids, or driver_override from the install rule).
+  before=""
+  for t in $TARGETS; do a=$(printf '%s' "$t" | cut -d= -f1); before="$before $a=$(dev_driver "$a")"; done
   modprobe vfio-pci || die "modprobe vfio-pci failed"
   for t in $TARGETS; do
     a=$(printf '%s' "$t" | cut -d= -f1)
+    was=$(printf '%s\n' $before | grep -F "$a=" | cut -d= -f2 || true)
     drv=$(dev_driver "$a")
-    [ "$drv" = vfio-pci ] && continue
-    echo vfio-pci > "$PCI/$a/driver_override"
-    if [ -n "$drv" ]; then echo "$a" > "$PCI/$a/driver/unbind"; fi
-    echo "$a" > /sys/bus/pci/drivers_probe || true
+    if [ "$drv" != vfio-pci ]; then
+      echo vfio-pci > "$PCI/$a/driver_override"
+      if [ -n "$drv" ]; then echo "$a" > "$PCI/$a/driver/unbind"; fi
+      echo "$a" > /sys/bus/pci/drivers_probe || true
+    fi
     now=$(dev_driver "$a")
     [ "$now" = vfio-pci ] || die "could not bind $a to vfio-pci (now '$now')"
-    note "bound $a to vfio-pci (was '$drv')"
+    [ "$was" = vfio-pci ] || note "bound $a to vfio-pci (was $(if [ -n "$was" ]; then printf '%s' "$was"; else printf unbound; fi))"
   done
 fi
 

@@ -24,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 root="$work/root"
 
-pkgs=linux-image-amd64,grub-pc,systemd-sysv,udev,kmod,pciutils,initramfs-tools,busybox
+pkgs=linux-image-amd64,grub-pc,systemd-sysv,udev,kmod,pciutils,initramfs-tools,busybox,zstd
 echo "build-rootfs: debootstrap $suite from $mirror" >&2
 DEBIAN_FRONTEND=noninteractive debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" "$mirror" >&2
 
@@ -38,18 +38,19 @@ sed -i -e 's/^GRUB_TIMEOUT=.*/GRUB_TIMEOUT=0/' \
        -e 's/^GRUB_CMDLINE_LINUX=.*/GRUB_CMDLINE_LINUX="console=ttyS0,115200n8"/' "$root/etc/default/grub"
 echo 'GRUB_TERMINAL=console' >> "$root/etc/default/grub"
 # A getty on ttyS0 hangs up the console under the test script: mask every getty.
-for unit in serial-getty@ttyS0.service getty@tty1.service getty.target; do
+# Timers that would start background work during a test boot are masked too.
+for unit in serial-getty@ttyS0.service getty@tty1.service getty.target apt-daily.timer apt-daily-upgrade.timer \
+            e2scrub_all.timer fstrim.timer dpkg-db-backup.timer; do
   ln -sf /dev/null "$root/etc/systemd/system/$unit"
 done
 # Nothing in the guest talks to a network.
 ln -sf /dev/null "$root/etc/systemd/system/systemd-networkd.service"
-passwd_line='root::0:0:root:/root:/bin/bash'
-sed -i "s|^root:[^:]*:|root::|" "$root/etc/shadow" || true
-: "$passwd_line"
 # Trim what a test host never reads.
 rm -rf "$root"/usr/share/doc/* "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/var/cache/apt/archives/*.deb \
        "$root"/var/lib/apt/lists/*
 
 tar -C "$root" --numeric-owner -cf "$work/rootfs.tar" .
 mv "$work/rootfs.tar" "$out"
+# Drop tarballs built by earlier versions of this script.
+for old in "$cache"/passthrough-guest-rootfs-*.tar; do [ "$old" = "$out" ] || rm -f "$old"; done
 echo "$out"

@@ -9,8 +9,9 @@ out=/run/pt-out
 mkdir -p /run/pt "$out"
 for _ in $(seq 1 60); do [ -e "$payload" ] && [ -e "$results" ] && break; sleep 1; done
 if tar -xf "$payload" -C /run/pt; then
-  bash /run/pt/stage.sh "$out" > "$out/stage.log" 2>&1
-  echo $? > "$out/stage.rc"
+  # Stream the stage's output to the serial console too, so a slow or stuck step is visible in the host's log.
+  bash -x /run/pt/stage.sh "$out" 2>&1 | tee "$out/stage.log" | sed -u 's/^/PT| /' > /dev/console
+  echo "${PIPESTATUS[0]}" > "$out/stage.rc"
 else
   echo 99 > "$out/stage.rc"
 fi
