@@ -16,7 +16,7 @@ import {
 } from "./common";
 import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
-  createInstance, deleteInstance, findImage, getInstance, hostHasAppArmor, isConflict, isNotFound, isRunningStatus, renameInstance,
+  createInstance, deleteInstance, getInstance, resolveImageFingerprint, hostHasAppArmor, isConflict, isNotFound, isRunningStatus, renameInstance,
   startInstance, stopInstance, updateInstance, wrapLxdError, type ConfigMap, type DeviceMap, type Instance as LxdInstance, type LxdClient, 
 } from "./lxd";
 import {
@@ -294,9 +294,9 @@ class InstanceProvider {
     if (inputs.imageServer) {
       source = { type: "image" as const, server: inputs.imageServer, protocol: inputs.imageProtocol ?? "simplestreams", ...(/^[0-9a-f]{12,64}$/.test(inputs.image) ? { fingerprint: inputs.image } : { alias: inputs.image }) };
     } else {
-      const image = (await findImage(lxd, { alias: inputs.image }, { project })) ?? (/^[0-9a-f]{8,64}$/.test(inputs.image) ? await findImage(lxd, { fingerprint: inputs.image }, { project }) : undefined);
-      if (!image) throw new Error(`Failed to create instance "${inputs.name}" in project "${project}": image "${inputs.image}" was not found in project "${project}" (as an alias or a fingerprint)`);
-      source = { type: "image" as const, fingerprint: image.fingerprint };
+      const fingerprint = await resolveImageFingerprint(lxd, inputs.image, { project });
+      if (!fingerprint) throw new Error(`Failed to create instance "${inputs.name}" in project "${project}": image "${inputs.image}" was not found in project "${project}" (as an alias or a fingerprint)`);
+      source = { type: "image" as const, fingerprint };
     }
 
     try {
@@ -383,7 +383,7 @@ class InstanceProvider {
     } catch (err) {
       throw wrapLxdError(err, "update", "instance", want.name, project);
     }
-    const running = isRunningStatus((await getInstance(lxd, want.name, { project })).value.status);
+    const running = isRunningStatus(cur.status); // a PUT does not start or stop an instance
     try {
       if (want.running && !running) await startInstance(lxd, want.name, { project, timeoutSec: t.startSec ?? DEFAULT_WAIT });
       if (!want.running && running) await stopInstance(lxd, want.name, { project, graceSec: t.stopGraceSec ?? 30, timeoutSec: t.updateSec ?? DEFAULT_WAIT });

@@ -65,7 +65,7 @@ export class RawBody {
 
 export class LxdClient {
   private readonly transport: Transport;
-  private serverCache?: Server;
+  private serverCache?: Promise<Server>;
   /** Number of HTTP requests made (for benchmarks and tests). */
   requestCount = 0;
 
@@ -84,9 +84,14 @@ export class LxdClient {
   }
 
   /** GET /1.0: API extensions, version, clustering, auth state. Cached; `refresh` forces a new read. */
-  async server(refresh = false): Promise<Server> {
+  server(refresh = false): Promise<Server> {
+    // The pending request is cached too, so that calls made together share one GET; a failure is not kept.
     if (!this.serverCache || refresh) {
-      this.serverCache = (await this.request<Server>("GET", "/1.0")).metadata;
+      const pending = this.request<Server>("GET", "/1.0").then((r) => r.metadata);
+      this.serverCache = pending;
+      pending.catch(() => {
+        if (this.serverCache === pending) this.serverCache = undefined;
+      });
     }
     return this.serverCache;
   }

@@ -36,6 +36,20 @@ export async function findImage(lxd: LxdClient, ref: { alias?: string; fingerpri
 }
 
 /**
+ * The full fingerprint of an image named by alias, else by full or unique-prefix fingerprint, in a project;
+ * undefined if neither exists. One request for an alias (its target), one for a fingerprint.
+ */
+export async function resolveImageFingerprint(lxd: LxdClient, ref: string, scope: Scope = {}): Promise<string | undefined> {
+  try {
+    return (await getImageAlias(lxd, ref, scope)).target;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  if (!/^[0-9a-f]{1,64}$/i.test(ref)) return undefined;
+  return (await findImage(lxd, { fingerprint: ref.toLowerCase() }, scope))?.fingerprint;
+}
+
+/**
  * Imports a unified image tarball (metadata.yaml + rootfs/) from a local file and waits.
  * @returns the image fingerprint LXD computed.
  */

@@ -7,21 +7,23 @@ interface Warning {
   last_message?: string;
 }
 
-const appArmorCache = new WeakMap<LxdClient, boolean>();
+const appArmorCache = new WeakMap<LxdClient, Promise<boolean>>();
 
 /**
  * Whether LXD confines instances with AppArmor. LXD records the warning "AppArmor support has been disabled"
  * when the host lacks it (and then runs containers without mandatory access control); servers without the
- * `warnings` extension are assumed to have it.
+ * `warnings` extension are assumed to have it. Asked once per client (concurrent callers share the request).
  */
-export async function hostHasAppArmor(lxd: LxdClient): Promise<boolean> {
-  const cached = appArmorCache.get(lxd);
-  if (cached !== undefined) return cached;
-  let has = true;
-  if (await lxd.hasExtension("warnings")) {
-    const warnings = (await lxd.get<Warning[]>("/1.0/warnings", { query: { recursion: "1" } })).metadata ?? [];
-    has = !warnings.some((w) => /apparmor support has been disabled/i.test(w.type) && w.status !== "resolved");
+export function hostHasAppArmor(lxd: LxdClient): Promise<boolean> {
+  let pending = appArmorCache.get(lxd);
+  if (!pending) {
+    pending = (async () => {
+      if (!(await lxd.hasExtension("warnings"))) return true;
+      const warnings = (await lxd.get<Warning[]>("/1.0/warnings", { query: { recursion: "1" } })).metadata ?? [];
+      return !warnings.some((w) => /apparmor support has been disabled/i.test(w.type) && w.status !== "resolved");
+    })();
+    appArmorCache.set(lxd, pending);
+    pending.catch(() => appArmorCache.delete(lxd));
   }
-  appArmorCache.set(lxd, has);
-  return has;
+  return pending;
 }
