@@ -11,6 +11,7 @@ import {
   LxdClient, LxdError, generateClientCertificate, normalizeFingerprint, parseTrustToken, trustWithPassword,
   trustWithToken, type ClientCertificate, type Certificate, type Operation, type Server,
 } from "../../provider/lxd";
+import { freePort } from "../support/net";
 
 const rnd = () => `t-${randomBytes(4).toString("hex")}`;
 
@@ -28,16 +29,6 @@ const created: ClientCertificate[] = [];
 /** Token operations created here: cancelled in afterAll. */
 const tokenOps: string[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 async function setServerConfig(config: Record<string, string>): Promise<void> {
   await admin.request("PATCH", "/1.0", { body: { config } });

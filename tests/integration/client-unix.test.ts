@@ -12,6 +12,7 @@ import {
   startInstance, stopInstance, isRunningStatus, listInstances, execInstance,
   type Operation,
 } from "../../provider/lxd";
+import { ignoreNotFound } from "../support/lxd";
 
 const IMAGE = "pulumi-lxd-test";
 const rnd = () => `t-${randomBytes(4).toString("hex")}`;
@@ -37,13 +38,6 @@ async function thrown(fn: () => Promise<unknown>): Promise<LxdError> {
   throw new Error("expected the call to throw");
 }
 
-async function ignoreNotFound(fn: () => Promise<unknown>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-}
 
 /** Stops (forced) and deletes an instance; absent is fine. */
 async function removeInstance(name: string, project?: string): Promise<void> {

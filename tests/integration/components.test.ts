@@ -15,10 +15,11 @@ import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  LxdClient, createInstance, deleteInstance, startInstance, deleteProfile, deleteProject, getInstance, getProfile, getProject, isNotFound, listProjects, stopInstance,
+  LxdClient, createInstance, deleteInstance, startInstance, deleteProfile, deleteProject, getInstance, getProfile, getProject, listProjects, stopInstance,
 } from "../../provider/lxd";
 import { mockResourcesToHost, type HostMocks } from "../support/provider-host-mocks";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { ignoreNotFound } from "../support/lxd";
 
 const EXAMPLES = path.resolve(__dirname, "..", "..", "examples");
 const rnd = () => `t-${randomBytes(4).toString("hex")}`;
@@ -49,13 +50,6 @@ afterAll(async () => {
   await lxd?.close();
 });
 
-async function ignoreNotFound(fn: () => Promise<unknown>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-}
 
 /** The value of an output, or its error (a failed registration); fails after `ms` instead of hanging. */
 async function settle<T>(o: pulumi.Output<T>, ms = 90_000): Promise<T> {

@@ -5,13 +5,13 @@
  * serialized provider, the state's inputs or its outputs.
  */
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, providerText, randomName } from "../support/engine";
 import { localClient, removeProfile } from "../support/lxd";
-import { generateClientCertificate, getProfile, type ClientCertificate, type LxdClient, type Server } from "../../provider/lxd";
+import { generateClientCertificate, getProfile, type ClientCertificate, type LxdClient } from "../../provider/lxd";
+import { freePort } from "../support/net";
 
 let admin: LxdClient;
 let url: string;
@@ -22,16 +22,6 @@ let previousAddress = "";
 let weSetAddress = false;
 let keyDir: string;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 beforeAll(async () => {
   admin = localClient();

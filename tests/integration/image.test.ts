@@ -18,9 +18,11 @@ import {
   importImageFile, isNotFound, listProjects, stopInstance,
 } from "../../provider/lxd";
 import {
-  ProviderHostError, dynamicResourceType, serializeProvider, startProviderHost, urn, withProvider, UNKNOWN,
+  dynamicResourceType, serializeProvider, startProviderHost, urn, withProvider, UNKNOWN,
   type PlainObject, type ProviderHost,
 } from "../support/provider-host";
+import { rejected } from "../support/provider-host";
+import { gone } from "../support/lxd";
 
 const IMAGE_TYPE = dynamicResourceType("lxd", "Image");
 const PROJECT_TYPE = dynamicResourceType("lxd", "Project");
@@ -86,25 +88,7 @@ async function checked(module: string, u: string, news: Record<string, unknown>,
   return r.inputs;
 }
 
-async function rejected(p: Promise<unknown>): Promise<ProviderHostError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderHostError);
-    return err as ProviderHostError;
-  }
-  throw new Error("expected the call to fail");
-}
 
-async function gone(fn: () => Promise<unknown>): Promise<boolean> {
-  try {
-    await fn();
-    return false;
-  } catch (err) {
-    if (isNotFound(err)) return true;
-    throw err;
-  }
-}
 
 describe("Image lifecycle through the provider host", () => {
   test("check → create → read → diff → update aliases/public → diff → changed file replaces → delete → nothing left", async () => {

@@ -5,7 +5,7 @@
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { enforcedLimits, execIn, instanceExists, localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
-import { createProject, getInstance, getProject, type LxdClient } from "../../provider/lxd";
+import { createProject, getInstance, type LxdClient } from "../../provider/lxd";
 import { removeProject } from "../support/lxd";
 import { execFileSync } from "node:child_process";
 

@@ -8,12 +8,14 @@
 import { randomBytes } from "node:crypto";
 import { providerShim } from "../../provider/shim";
 import {
-  LxdClient, createInstance, createProject, deleteInstance, deleteProject, getInstance, getProject, isNotFound, listProjects, stopInstance,
+  LxdClient, createInstance, createProject, deleteInstance, deleteProject, getInstance, getProject, listProjects, stopInstance,
 } from "../../provider/lxd";
 import {
-  ProviderHostError, dynamicResourceType, serializeProvider, startProviderHost, urn, withProvider, UNKNOWN,
+  dynamicResourceType, serializeProvider, startProviderHost, urn, withProvider, UNKNOWN,
   type PlainObject, type ProviderHost,
 } from "../support/provider-host";
+import { rejected } from "../support/provider-host";
+import { ignoreNotFound } from "../support/lxd";
 
 const TYPE = dynamicResourceType("lxd", "Project");
 const rnd = () => `t-${randomBytes(4).toString("hex")}`;
@@ -37,13 +39,6 @@ afterAll(async () => {
   await lxd?.close();
 });
 
-async function ignoreNotFound(fn: () => Promise<unknown>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-}
 
 async function removeInstance(name: string, project: string): Promise<void> {
   await ignoreNotFound(async () => {
@@ -72,15 +67,6 @@ async function up(name: string, args: Record<string, unknown>) {
   return { u, inputs, id: created.id, outs: created.properties };
 }
 
-async function rejected(p: Promise<unknown>): Promise<ProviderHostError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ProviderHostError);
-    return err as ProviderHostError;
-  }
-  throw new Error("expected the call to fail");
-}
 
 describe("Project lifecycle through the provider host", () => {
   test("check → create → read → diff → update → diff → rename in place → delete → nothing left", async () => {

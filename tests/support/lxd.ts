@@ -57,3 +57,23 @@ export async function enforcedLimits(lxd: LxdClient, name: string, project = "de
     memoryMaxBytes: mem !== undefined ? read(`/sys/fs/cgroup/memory${mem}/memory.limit_in_bytes`) : read(`/sys/fs/cgroup${v2}/memory.max`),
   };
 }
+
+/** Runs `fn`; LXD's "not found" counts as done (for clean-up). */
+export async function ignoreNotFound(fn: () => Promise<unknown>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+/** True when `fn` fails with LXD's "not found"; false when it succeeds. */
+export async function gone(fn: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await fn();
+    return false;
+  } catch (err) {
+    if (isNotFound(err)) return true;
+    throw err;
+  }
+}

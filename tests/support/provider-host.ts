@@ -769,3 +769,14 @@ function urnName(urn: string): string {
 function urnType(urn: string): string {
   return (urn.split("::")[2] ?? "").split("$").pop() ?? "";
 }
+
+/** Awaits `p`, expecting it to fail with a {@link ProviderHostError}, and returns that error. */
+export async function rejected(p: Promise<unknown>): Promise<ProviderHostError> {
+  try {
+    await p;
+  } catch (err) {
+    if (!(err instanceof ProviderHostError)) throw err;
+    return err;
+  }
+  throw new Error("expected the call to fail");
+}
