@@ -413,7 +413,7 @@ export class Image extends pulumi.dynamic.Resource {
       providerShim("image"),
       name,
       { ...args, fileSha256: undefined, fingerprint: undefined, size: undefined, architecture: undefined, adopted: undefined, addedAliases: undefined, adoptedPublic: undefined },
-      { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] },
+      opts,
       "lxd",
       "Image",
     );

@@ -448,7 +448,7 @@ export class Instance extends pulumi.dynamic.Resource {
         name: args.name ?? name,
         status: undefined, imageFingerprint: undefined, expandedConfig: undefined, expandedDevices: undefined, securityReport: undefined,
       },
-      { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] },
+      opts,
       "lxd",
       "Instance",
     );

@@ -566,7 +566,7 @@ export class PciDevice extends pulumi.dynamic.Resource {
       providerShim("pci-device"),
       name,
       { ...args, deviceName: args.deviceName ?? name, device: undefined, resolvedInstanceType: undefined, ownerKey: undefined, securityNote: undefined },
-      { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] },
+      opts,
       "lxd",
       "PciDevice",
     );

@@ -209,7 +209,7 @@ export class Profile extends pulumi.dynamic.Resource {
       providerShim("profile"),
       name,
       { ...args, name: args.name ?? name, usedBy: undefined, securityReport: undefined, adoptedFrom: undefined },
-      { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] },
+      opts,
       "lxd",
       "Profile",
     );

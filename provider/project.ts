@@ -327,7 +327,7 @@ export class Project extends pulumi.dynamic.Resource {
       providerShim("project"),
       name,
       { ...args, name: args.name ?? name, effectiveConfig: undefined, usedBy: undefined, adoptedFrom: undefined, serverFeatures: undefined },
-      { ...opts, additionalSecretOutputs: ["connection", ...(opts?.additionalSecretOutputs ?? [])] },
+      opts,
       "lxd",
       "Project",
     );
