@@ -49,7 +49,8 @@ export function dropEmpty(m: ConfigMap): ConfigMap {
 /** Normalises a devices map (each property value to a string). */
 export function normalizeDevices(m: Record<string, Record<string, string | number | boolean>> | undefined): DeviceMap {
   const out: DeviceMap = {};
-  for (const [name, props] of Object.entries(m ?? {})) out[name] = normalizeConfig(props);
+  // A whole device can be a preview unknown: carried as it is.
+  for (const [name, props] of Object.entries(m ?? {})) out[name] = props === (UNKNOWN as unknown) ? (UNKNOWN as never) : normalizeConfig(props);
   return out;
 }
 
@@ -110,18 +111,31 @@ export function stripUndefined<T>(v: T): T {
 export function checkWith<S extends z.ZodType>(
   schema: S,
   news: Record<string, unknown>,
-): { value?: z.output<S>; failures: pulumi.dynamic.CheckFailure[] } {
+  opts: { keepUnknown?: boolean } = {},
+): { value?: z.output<S>; failures: pulumi.dynamic.CheckFailure[]; unknownKeys: string[] } {
   // `__provider` (and any other engine-owned `__` key) is not an input of ours.
   const own = Object.fromEntries(Object.entries(news).filter(([k]) => !k.startsWith("__")));
   const r = schema.safeParse(own);
-  if (r.success) return { value: r.data, failures: [] };
+  if (r.success) return { value: r.data, failures: [], unknownKeys: [] };
   const failures: pulumi.dynamic.CheckFailure[] = [];
+  const unknownKeys = new Set<string>();
   for (const issue of r.error.issues) {
-    if (isUnderUnknown(news, issue.path as (string | number)[])) continue;
+    if (isUnderUnknown(news, issue.path as (string | number)[])) {
+      unknownKeys.add(String(issue.path[0] ?? ""));
+      continue;
+    }
     const property = issue.path.length ? issue.path.map(String).join(".") : "(inputs)";
     failures.push({ property, reason: `${property} ${issue.message}` });
   }
-  return { failures };
+  if (failures.length || !opts.keepUnknown || unknownKeys.has("")) return { failures, unknownKeys: [...unknownKeys] };
+  // Preview: validate and default everything that is known; the properties that are (or hold) unknowns come
+  // back as the unknown sentinel, for the caller to carry through.
+  const known = Object.fromEntries(Object.entries(own).filter(([k]) => !unknownKeys.has(k)));
+  const again = schema.safeParse(known);
+  if (!again.success) return { failures: [], unknownKeys: [...unknownKeys] };
+  const value = { ...(again.data as Record<string, unknown>) };
+  for (const k of unknownKeys) value[k] = UNKNOWN;
+  return { value: value as z.output<S>, failures: [], unknownKeys: [...unknownKeys] };
 }
 
 function isUnderUnknown(root: unknown, p: (string | number)[]): boolean {

@@ -252,20 +252,25 @@ function localSubIdRange(conn: ConnectionArgs | undefined): number | undefined {
 
 class InstanceProvider {
   async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
-    const { value, failures } = checkWith(schema(), news);
+    const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { inputs: news, failures };
-    const config = normalizeConfig(value.config);
-    const devices = normalizeDevices(value.devices);
-    const findings = assess(config, devices).filter((f) => !(f.key === "config.security.nesting" && value.nesting));
-    const { refused } = applyOptOuts(findings, value.securityOptOuts);
-    for (const f of refused) failures.push({ property: f.key.startsWith("devices.") ? "devices" : "config", reason: refusalMessage(f) });
-    if (value.type === "virtual-machine" && value.nesting) failures.push({ property: "nesting", reason: "nesting applies to containers only, but type \"virtual-machine\" was provided" });
+    // During preview some inputs may be unknown: judge and normalise what is known, carry the rest.
+    const unknown = (...keys: string[]) => keys.some((k) => unknownKeys.includes(k));
+    const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
+    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : normalizeDevices(value.devices);
+    if (!unknown("config", "devices", "securityOptOuts", "nesting")) {
+      const findings = assess(config, devices).filter((f) => !(f.key === "config.security.nesting" && value.nesting));
+      const { refused } = applyOptOuts(findings, value.securityOptOuts);
+      for (const f of refused) failures.push({ property: f.key.startsWith("devices.") ? "devices" : "config", reason: refusalMessage(f) });
+    }
+    if (value.type === "virtual-machine" && value.nesting && !unknown("nesting")) failures.push({ property: "nesting", reason: "nesting applies to containers only, but type \"virtual-machine\" was provided" });
     if (value.imageProtocol && !value.imageServer) failures.push({ property: "imageProtocol", reason: "imageProtocol needs imageServer" });
     if (failures.length) return { inputs: news, failures };
     const inputs: InstanceInputs = stripUndefined({
       ...value,
-      project: normalizeProject(value.project),
-      config: desiredConfig({ ...value, config }),
+      project: unknown("project") ? value.project! : normalizeProject(value.project),
+      // The desired config depends on all of these: unknown if any of them is.
+      config: unknown("config", "type", "nesting", "devLxd", "defaultLimits") ? (UNKNOWN as never) : desiredConfig({ ...value, config }),
       devices,
     });
     return { inputs: { ...news, ...inputs } };

@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkWith, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, stripUndefined, userConfig } from "./common";
+import { checkWith, diffProps, dropEmpty, normalizeConfig, UNKNOWN, normalizeDevices, normalizeProject, stripUndefined, userConfig } from "./common";
 import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   createProfile, deleteProfile, getProfile, hostHasAppArmor, isConflict, isNotFound, renameProfile, updateProfile, wrapLxdError,
@@ -95,15 +95,20 @@ async function outputsFrom(lxd: LxdClient, p: LxdProfile, inputs: ProfileInputs,
 
 class ProfileProvider {
   async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
-    const { value, failures } = checkWith(schema(), news);
+    const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { inputs: news, failures };
-    const config = normalizeConfig(value.config);
-    const devices = normalizeDevices(value.devices);
-    for (const f of applyOptOuts(assess(config, devices), value.securityOptOuts).refused) {
-      failures.push({ property: f.key.startsWith("devices.") ? "devices" : "config", reason: refusalMessage(f) });
+    // During preview some inputs may be unknown: judge and normalise what is known, carry the rest.
+    const unknown = (k: string) => unknownKeys.includes(k);
+    const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : dropEmpty(normalizeConfig(value.config));
+    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : normalizeDevices(value.devices);
+    if (!unknown("config") && !unknown("devices") && !unknown("securityOptOuts")) {
+      for (const f of applyOptOuts(assess(config, devices), value.securityOptOuts).refused) {
+        failures.push({ property: f.key.startsWith("devices.") ? "devices" : "config", reason: refusalMessage(f) });
+      }
     }
     if (failures.length) return { inputs: news, failures };
-    return { inputs: { ...news, ...stripUndefined({ ...value, project: normalizeProject(value.project), config: dropEmpty(config), devices }) } };
+    const project = unknown("project") ? value.project! : normalizeProject(value.project);
+    return { inputs: { ...news, ...stripUndefined({ ...value, project, config, devices }) } };
   }
 
   async diff(_id: string, olds: ProfileOutputs, news: ProfileInputs): Promise<pulumi.dynamic.DiffResult> {

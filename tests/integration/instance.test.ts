@@ -2,7 +2,7 @@
  * The Instance resource against the real LXD, driven through Pulumi's dynamic-provider host the way the
  * engine drives it, and the cases of ../shared/cases that concern instances.
  */
-import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { enforcedLimits, execIn, instanceExists, localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
 import { createProject, getInstance, type LxdClient } from "../../provider/lxd";
@@ -310,6 +310,19 @@ describe("C13 weakening settings", () => {
     expect(text).toMatch(/securityOptOuts\.0: .*"privileged"/);
     await expect(e.up({ name: "ok", image: TEST_IMAGE, type: "vm" })).rejects.toBeInstanceOf(CheckFailed);
   });
+});
+
+test("preview tolerates unknown values: check passes and the diff says there will be changes", async () => {
+  const name = randomName();
+  const e = engineFor(name);
+  await e.up({ name, image: TEST_IMAGE });
+  const p = await e.preview({ name, image: TEST_IMAGE, config: { "user.from-other-resource": UNKNOWN }, profiles: UNKNOWN });
+  expect(p.check.failures).toEqual([]);
+  expect(p.diff?.changes).toBe("some");
+  expect(p.diff?.replaces).toEqual([]);
+  const unknownImage = await e.preview({ name, image: UNKNOWN });
+  expect(unknownImage.diff?.replaces).toEqual(["image"]);
+  await e.destroy();
 });
 
 /** Writes a child user namespace's uid_map of `size` ids starting at `start` inside the container. */

@@ -1,5 +1,5 @@
 /** The Profile resource against the real LXD through the provider host; cases C03 and C06. */
-import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, randomName } from "../support/engine";
 import { localClient, removeProfile, removeProject } from "../support/lxd";
 import { createProject, getProfile, isNotFound, type LxdClient } from "../../provider/lxd";
@@ -137,6 +137,23 @@ test("fails when the profile name is taken, and suggests adopt; with adopt the e
     await e.destroy();
     // Adopted profiles get their earlier content back instead of being deleted.
     expect((await getProfile(lxd, name)).value.config).toEqual({});
+  } finally {
+    await removeProfile(lxd, name);
+  }
+});
+
+test("preview tolerates unknown values: known ones are still judged, nothing is replaced", async () => {
+  const name = randomName();
+  const e = new MiniEngine(host, "profile", name, "Profile");
+  try {
+    await e.up({ name, config: { "limits.cpu": 1 } });
+    const p = await e.preview({ name, config: { "limits.cpu": UNKNOWN }, devices: UNKNOWN });
+    expect(p.check.failures).toEqual([]);
+    expect(p.diff).toMatchObject({ changes: "some", replaces: [] });
+    // A weakening value next to an unknown one is still refused.
+    const bad = await e.preview({ name, config: { "security.privileged": "true", "user.x": UNKNOWN } });
+    expect(bad.check.failures.map((f) => f.reason).join("\n")).toMatch(/security\.privileged weakens confinement/);
+    await e.destroy();
   } finally {
     await removeProfile(lxd, name);
   }
