@@ -35,7 +35,8 @@ export interface PassthroughHostArgs {
   /**
    * SSH connection to the host (`@pulumi/command` remote connection: host, port, user, privateKey or password, …).
    * Always stored as a secret. The user must be root, or set `useSudo`. When omitted, the scripts run on the
-   * machine running Pulumi (`local.Command`). Changing it re-creates the three steps.
+   * machine running Pulumi (`local.Command`). Switching between local and remote replaces the three command
+   * resources; changing the connection's fields re-runs them.
    * @default undefined (local)
    */
   connection?: pulumi.Input<command.types.input.remote.ConnectionArgs>;
@@ -43,14 +44,14 @@ export interface PassthroughHostArgs {
    * PCI addresses to hand to vfio-pci through `driver_override`, as `BB:DD.F` or `DDDD:BB:DD.F` (hex; normalised to
    * lower case with domain `0000`). Use this to claim one of several identical devices. Needs vfio-pci as a
    * loadable module (Debian); refused when it is built into the kernel.
-   * Changing it re-runs apply and verify.
+   * Changing it re-runs all three steps (the detect script names the devices).
    * @default []
    */
   pciAddresses?: pulumi.Input<string[]>;
   /**
    * vendor:device ids (`vvvv:pppp`, four hex digits each) claimed by vfio-pci with `options vfio-pci ids=` (or
    * `vfio-pci.ids=` on the kernel command line when vfio-pci is built in). Claims every device with that id.
-   * Changing it re-runs apply and verify.
+   * Changing it re-runs all three steps.
    * @default []
    */
   pciIds?: pulumi.Input<string[]>;
@@ -63,7 +64,7 @@ export interface PassthroughHostArgs {
   /**
    * Rebind the target devices to vfio-pci during apply when an IOMMU is already active: unbinds them from their
    * current driver at once. Leave off for a device the host is using (for example the NIC you connect through);
-   * the boot configuration binds it at the next boot either way.
+   * the boot configuration binds it at the next boot either way. Changing it re-runs apply and verify.
    * @default false
    */
   bindNow?: boolean;
@@ -72,13 +73,13 @@ export interface PassthroughHostArgs {
    * `kernel.dmesg_restrict`, `net.core.bpf_jit_limit`, neighbour table sizes, key limits) to
    * `/etc/sysctl.d/60-<fileStem>.conf`, applied at once, and nofile/memlock limits to
    * `/etc/security/limits.d/60-<fileStem>.conf` (new sessions). Turning it off removes both files (values already
-   * applied stay until reboot).
+   * applied stay until reboot). Changing it re-runs apply and verify.
    * @default false
    */
   lxdServerSettings?: boolean;
   /**
    * sysctl values that replace or extend LXD's suggestions, e.g. `{ "kernel.dmesg_restrict": "0" }`.
-   * Only used with `lxdServerSettings`.
+   * Only used with `lxdServerSettings`. Changing it re-runs apply and verify.
    * @default {}
    */
   sysctlOverrides?: Record<string, string>;
@@ -89,7 +90,8 @@ export interface PassthroughHostArgs {
    */
   fileStem?: string;
   /**
-   * Run the scripts through `sudo -n` (password-less sudo) on the remote host.
+   * Run the scripts through `sudo -n` (password-less sudo) on the remote host; ignored without `connection`.
+   * Changing it re-runs all three steps.
    * @default false
    */
   useSudo?: boolean;

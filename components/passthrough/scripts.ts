@@ -204,6 +204,8 @@ collect_targets() {
     done
     [ "$found" = 1 ] || MISSING="$MISSING id:$i"
   done
+  # One order whatever the claim: by address.
+  TARGETS=$(printf '%s\n' $TARGETS | sort | tr '\n' ' ' | sed 's/^ *//; s/ *$//')
 }
 is_target() { case " $TARGETS " in *" $1="*) return 0 ;; esac; return 1; }
 

@@ -24,7 +24,7 @@ args+=(
   -device VGA,addr=0x2
   -device e1000,romfile=,addr=0x3
   -device edu,addr=0x4
-  -drive file="$work/disk.raw",format=raw,if=none,id=root -device ide-hd,drive=root,bus=ide.0
+  -drive file="$work/disk.raw",format=raw,if=none,id=root -device ide-hd,drive=root,bus=ide.0,serial=ptroot
   -drive file="$work/payload.img",format=raw,if=none,id=payload -device ide-hd,drive=payload,bus=ide.1,serial=ptpayload
   -drive file="$work/results.img",format=raw,if=none,id=results -device ide-hd,drive=results,bus=ide.2,serial=ptresults
   -serial file:"$log"
