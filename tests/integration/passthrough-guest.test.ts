@@ -252,7 +252,7 @@ echo STAGE-OK > "$out/marker"
     expect(sha(renderApply(planHost(detection2, options)))).toBe(sha(applyScript));
   }, 12 * MINUTES);
 
-  test("reports the devices as not viable when the machine has no IOMMU (boot 4, negative control)", () => {
+  test("fails when the machine has no IOMMU: the devices are reported not viable (boot 4, negative control)", () => {
     const stage = `set -euo pipefail
 out=$1
 bash /run/pt/detect.sh > "$out/detect.json"
