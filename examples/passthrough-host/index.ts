@@ -7,11 +7,12 @@
  *   pulumi up            # detect → apply → verify; prints rebootRequired
  *   (reboot the host yourself when rebootRequired is true)
  *   pulumi config set rerunToken "$(date +%s)" && pulumi up   # re-detect and re-verify after the reboot
+ *   pulumi config set attach true && pulumi up   # once viable: an LXD guest gets the devices at pciAddresses
  *
  * In your own program import from "pulumi-lxd-hardened" instead of the relative path.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { PassthroughHost } from "../../components/passthrough-host";
+import { Instance, PassthroughHost, PciDevice } from "../../index";
 
 const config = new pulumi.Config();
 const host = config.get("host") ?? "";
@@ -28,11 +29,30 @@ const passthrough = new PassthroughHost("gpu-host", {
   rerunToken: config.get("rerunToken"),
 });
 
-// ---------------------------------------------------------------------------------------------------------------
-// Container/VM half (to be added): an LXD virtual machine with a `pci` (or `gpu`, gputype=physical) device for
-// the addresses above, created with `{ dependsOn: [passthrough.commands.verify] }` and only when
-// `passthrough.viable` is true and `passthrough.rebootRequired` is false.
-// ---------------------------------------------------------------------------------------------------------------
+// The guest half. Set `attach` once the outputs say the host is ready (viable, no reboot pending): a resource
+// cannot be created conditionally on another's outputs, so the switch is yours. A virtual machine gets each
+// device as a `pci` device (VFIO); a container gets a GPU by address (`gpu`, gputype physical).
+// `lxdConnection` names the LXD on that host (default: stack config lxd:* / the local socket).
+if (config.getBoolean("attach")) {
+  const guestType = (config.get("guestType") ?? "virtual-machine") as "virtual-machine" | "container";
+  const guest = new Instance("gpu-guest", {
+    name: config.get("guestName") ?? "gpu-guest",
+    image: config.require("guestImage"),
+    type: guestType,
+    running: config.getBoolean("guestRunning") ?? true,
+    connection: config.getObject("lxdConnection"),
+  }, { dependsOn: [passthrough] });
+  (config.getObject<string[]>("pciAddresses") ?? []).forEach((address, i) => {
+    new PciDevice(`gpu-guest-dev${i}`, {
+      instance: guest.name,
+      deviceName: `pt${i}`,
+      instanceType: guestType,
+      ...(guestType === "virtual-machine" ? { kind: "pci" as const, pci: address } : { kind: "gpu" as const, gputype: "physical" as const, pci: address }),
+      restartIfRunning: true,
+      connection: config.getObject("lxdConnection"),
+    }, { dependsOn: [guest] });
+  });
+}
 
 export const rebootRequired = passthrough.rebootRequired;
 export const viable = passthrough.viable;
