@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job: `pulumi up` of the default example (examples/hardened-container) against the local LXD,
+# The main job: `pulumi up` of the root Pulumi.yaml (its program is examples/hardened-container) against the local LXD,
 # with a local state backend (no Pulumi account) and an empty passphrase unless you set one.
 # Usage: npm run up [-- extra pulumi up flags]     (needs root for the LXD set-up, and the Pulumi CLI)
 set -euo pipefail
@@ -17,6 +17,5 @@ npm run build
 export PULUMI_BACKEND_URL="${PULUMI_BACKEND_URL:-file://$root/.pulumi-state}"
 export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 mkdir -p "$root/.pulumi-state"
-cd examples/hardened-container
 pulumi stack select "${PULUMI_STACK:-dev}" --create --non-interactive
 pulumi up --yes --non-interactive "$@"
