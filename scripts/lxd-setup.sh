@@ -4,7 +4,8 @@
 #   1. install LXD from the distribution's packages if `lxd` is missing
 #   2. start the daemon if its socket does not answer (no systemd needed)
 #   3. initialise a `dir` storage pool and the default profile's root disk if missing (no network is created)
-#   4. import the local busybox test image (alias `pulumi-lxd-test`) if missing
+#   4. build the local busybox test image tarball (.cache/pulumi-lxd-test.tar.gz) and import it
+#      (alias `pulumi-lxd-test`), each only if missing
 # Environment: LXD_DIR (default /var/lib/lxd), LXD_TEST_IMAGE_ALIAS (default pulumi-lxd-test).
 set -euo pipefail
 
@@ -59,11 +60,17 @@ else
   say "default profile has a root disk"
 fi
 
-# 4. test image
+# 4. test image: the tarball (examples and tests import it into projects of their own) and the imported alias
+tarball="$here/../.cache/pulumi-lxd-test.tar.gz"
+if [ -f "$tarball" ]; then
+  say "image tarball present ($tarball)"
+else
+  tarball="$("$here/build-test-image.sh" "$tarball")"
+  say "built image tarball $tarball"
+fi
 if lxc image info "$alias_name" >/dev/null 2>&1; then
   say "image '$alias_name' present"
 else
-  tarball="$("$here/build-test-image.sh")"
   lxc image import "$tarball" --alias "$alias_name" >/dev/null
   say "imported image '$alias_name' from $tarball"
 fi
