@@ -3,7 +3,7 @@
  * the default project, server-owned keys, preview unknowns, and zod issues turned into check failures.
  */
 import type * as pulumi from "@pulumi/pulumi";
-import type { z } from "zod";
+import { z } from "zod";
 import type { ConfigMap, DeviceMap } from "./lxd";
 
 /** The value the engine sends for inputs not known yet during preview. */
@@ -15,6 +15,21 @@ export function containsUnknown(v: unknown): boolean {
   if (Array.isArray(v)) return v.some(containsUnknown);
   if (v && typeof v === "object") return Object.values(v).some(containsUnknown);
   return false;
+}
+
+/** LXD's rule for project names (no spaces, slashes, underscores or quotes); "" means `default`. */
+export const PROJECT_NAME_RE = /^[^\s/_'"]*$/;
+
+/** The `project` input of every resource: optional, "" or omitted = `default`. */
+export function projectSchema() {
+  return z.string().regex(PROJECT_NAME_RE, "must be a project name: no spaces, slashes, underscores or quotes").optional();
+}
+
+/** A config key: LXD's keys are lower-case words joined by dots (any case after `user.` and `environment.`); no spaces. */
+export function configKeySchema() {
+  return z
+    .string()
+    .regex(/^((user|environment)\.\S+|[a-z0-9][a-z0-9._-]*)$/, "must be an LXD config key (lower-case, dot-separated, no spaces; any case after user. or environment.)");
 }
 
 /** LXD's project name for "no project given": an empty project and `default` are the same project (case C05). */
@@ -125,7 +140,12 @@ export function checkWith<S extends z.ZodType>(
       continue;
     }
     const property = issue.path.length ? issue.path.map(String).join(".") : "(inputs)";
-    failures.push({ property, reason: `${property} ${issue.message}` });
+    // A bad record key: say which key, with the key schema's own message rather than "Invalid key in record".
+    const inner = (issue as { issues?: { message: string }[] }).issues?.[0]?.message;
+    const reason = issue.code === "invalid_key" && inner
+      ? `${issue.path.slice(0, -1).map(String).join(".")} key ${JSON.stringify(String(issue.path[issue.path.length - 1]))} ${inner}`
+      : `${property} ${issue.message}`;
+    failures.push({ property, reason });
   }
   if (failures.length || !opts.keepUnknown || unknownKeys.has("")) return { failures, unknownKeys: [...unknownKeys] };
   // Preview: validate and default everything that is known; the properties that are (or hold) unknowns come

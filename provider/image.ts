@@ -17,7 +17,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkWith, containsUnknown, diffProps, normalizeProject, partialCreate, stripUndefined, UNKNOWN } from "./common";
+import { checkWith, containsUnknown, diffProps, normalizeProject, partialCreate, stripUndefined, UNKNOWN, projectSchema } from "./common";
 import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   copyImage, createImageAlias, deleteImage, deleteImageAlias, getImage, getImageAlias, importImageFile, isConflict, isNotFound, wrapLxdError,
@@ -120,7 +120,7 @@ function schema() {
         .array(alias)
         .default([])
         .refine((a) => new Set(a.map((x) => x.name)).size === a.length, "must not name an alias twice"),
-      project: z.string().optional(),
+      project: projectSchema(),
       public: z.boolean().default(false),
       timeoutSec: z.number().int().min(-1).default(600),
       connection: connectionSchema().optional(),

@@ -12,11 +12,12 @@ import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import {
-  checkWith, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, partialCreate, splitOwnership, stripUndefined, UNKNOWN,
+  checkWith, configKeySchema, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, partialCreate, projectSchema,
+  splitOwnership, stripUndefined, UNKNOWN,
 } from "./common";
 import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
-  createInstance, deleteInstance, getInstance, resolveImageFingerprint, hostHasAppArmor, isConflict, isNotFound, isRunningStatus, renameInstance,
+  createInstance, deleteInstance, getInstance, getProject, resolveImageFingerprint, hostHasAppArmor, isConflict, isNotFound, isRunningStatus, renameInstance,
   startInstance, stopInstance, updateInstance, wrapLxdError, type ConfigMap, type DeviceMap, type Instance as LxdInstance, type LxdClient, 
 } from "./lxd";
 import {
@@ -145,12 +146,12 @@ function schema() {
   return z
     .object({
       name: z.string().regex(NAME_RE, "must be 1–63 letters, digits or dashes, starting with a letter"),
-      project: z.string().optional(),
+      project: projectSchema(),
       type: z.enum(["container", "virtual-machine"]).default("container"),
       image: z.string().min(1, "must name an image alias or fingerprint"),
       imageServer: z.string().url().optional(),
       imageProtocol: z.enum(["simplestreams", "lxd"]).optional(),
-      config: z.record(z.string(), scalar).default({}),
+      config: z.record(configKeySchema(), scalar).default({}),
       devices: z.record(z.string(), z.record(z.string(), scalar).refine((d) => typeof d.type === "string", "must have a type")).default({}),
       profiles: z.array(z.string().min(1)).default(["default"]),
       ephemeral: z.boolean().default(false),
@@ -189,7 +190,7 @@ async function outputsFrom(lxd: LxdClient, inst: LxdInstance, inputs: InstanceIn
   const expanded = splitOwnership(inst.expanded_config ?? {}, {});
   const expandedDevices = inst.expanded_devices ?? {};
   const findings = assess(expanded.config, expandedDevices).filter((f) => !(f.key === "config.security.nesting" && inputs.nesting));
-  const report = securityReport(inst.expanded_config ?? {}, findings, { apparmor: await hostHasAppArmor(lxd) });
+  const report = securityReport(inst.expanded_config ?? {}, findings, { apparmor: await hostHasAppArmor(lxd) }, inputs.securityOptOuts ?? []);
   return stripUndefined({
     ...inputs,
     name: inst.name,
@@ -300,7 +301,12 @@ class InstanceProvider {
       source = { type: "image" as const, server: inputs.imageServer, protocol: inputs.imageProtocol ?? "simplestreams", ...(/^[0-9a-f]{12,64}$/.test(inputs.image) ? { fingerprint: inputs.image } : { alias: inputs.image }) };
     } else {
       const fingerprint = await resolveImageFingerprint(lxd, inputs.image, { project });
-      if (!fingerprint) throw new Error(`Failed to create instance "${inputs.name}" in project "${project}": image "${inputs.image}" was not found in project "${project}" (as an alias or a fingerprint)`);
+      if (!fingerprint) {
+        const projectExists = await getProject(lxd, project).then(() => true, (err) => (isNotFound(err) ? false : Promise.reject(err)));
+        throw new Error(projectExists
+          ? `Failed to create instance "${inputs.name}" in project "${project}": image "${inputs.image}" was not found in project "${project}" (as an alias or a fingerprint)`
+          : `Failed to create instance "${inputs.name}" in project "${project}": project "${project}" does not exist`);
+      }
       source = { type: "image" as const, fingerprint };
     }
 

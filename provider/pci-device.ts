@@ -39,7 +39,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkWith, containsUnknown, DEVICE_OWNER_PREFIX, diffProps, normalizeProject, sameJson, stripUndefined } from "./common";
+import { checkWith, containsUnknown, DEVICE_OWNER_PREFIX, diffProps, normalizeProject, sameJson, stripUndefined, projectSchema } from "./common";
 import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   getInstance, isNotFound, isPreconditionFailed, isRunningStatus, startInstance, stopInstance, updateInstance, wrapLxdError,
@@ -189,7 +189,7 @@ function schema() {
   return z
     .object({
       instance: z.string().regex(INSTANCE_NAME_RE, "must be an instance name: 1–63 letters, digits or dashes, starting with a letter"),
-      project: z.string().optional(),
+      project: projectSchema(),
       deviceName: z.string().regex(DEVICE_NAME_RE, "must be 1–63 letters, digits, '-', '_' or '.', starting with a letter or digit"),
       kind: z.enum(["gpu", "pci", "unix-char"]),
       instanceType: z.enum(["container", "virtual-machine"]).optional(),

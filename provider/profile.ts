@@ -9,7 +9,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkWith, diffProps, dropEmpty, normalizeConfig, UNKNOWN, normalizeDevices, normalizeProject, stripUndefined, userConfig } from "./common";
+import {
+  checkWith, configKeySchema, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, projectSchema, stripUndefined, UNKNOWN, userConfig,
+} from "./common";
 import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   createProfile, deleteProfile, getProfile, hostHasAppArmor, isConflict, isNotFound, renameProfile, updateProfile, wrapLxdError,
@@ -68,8 +70,8 @@ function schema() {
   return z
     .object({
       name: z.string().regex(/^[^\s/]{1,63}$/, "must be 1–63 characters without spaces or slashes"),
-      project: z.string().optional(),
-      config: z.record(z.string(), scalar).default({}),
+      project: projectSchema(),
+      config: z.record(configKeySchema(), scalar).default({}),
       devices: z.record(z.string(), z.record(z.string(), scalar).refine((d) => typeof d.type === "string", "must have a type")).default({}),
       description: z.string().default(""),
       securityOptOuts: z.array(z.enum(WEAKENING_CLASSES)).default([]),
@@ -89,7 +91,7 @@ async function outputsFrom(lxd: LxdClient, p: LxdProfile, inputs: ProfileInputs,
     description: p.description ?? "",
     adoptedFrom,
     usedBy: p.used_by ?? [],
-    securityReport: securityReport(config, assess(config, p.devices ?? {}), { apparmor: await hostHasAppArmor(lxd) }),
+    securityReport: securityReport(config, assess(config, p.devices ?? {}), { apparmor: await hostHasAppArmor(lxd) }, inputs.securityOptOuts ?? []),
   } satisfies ProfileOutputs);
 }
 

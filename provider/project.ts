@@ -72,7 +72,7 @@ export interface ProjectOutputs extends ProjectInputs {
 }
 
 /** LXD's project name rules (lxd/api_project.go projectValidateName). */
-const NAME_RE = /^[^\s/_'"]+$/;
+const NAME_RE = /^[^\s/_'"]+$/; // PROJECT_NAME_RE, non-empty
 const BOOLEAN_KEY = (k: string) => k.startsWith("features.") || k === "restricted";
 
 function schema() {

@@ -9,6 +9,8 @@
  * accepted and ignored; a nested user namespace needs more than a 65536-id map; a nested LXD skips ids
  * below 100000.
  */
+import * as path from "node:path";
+import { UNKNOWN } from "./common";
 import type { ConfigMap, DeviceMap } from "./lxd";
 
 /**
@@ -106,10 +108,12 @@ const isFalse = (v: string | undefined) => v !== undefined && ["false", "0", "no
 /** Config keys judged one by one. */
 function judgeConfigKey(key: string, value: string): Finding[] {
   const f = (cls: WeakeningClass, reason: string): Finding[] => [{ class: cls, key: `config.${key}`, reason }];
+  if (value === UNKNOWN) return []; // a preview unknown: judged when it is known
   switch (key) {
     case "security.privileged":
       return isTrue(value) ? f("privileged", "a privileged container's root is the host's root") : [];
     case "security.idmap.isolated":
+      if (value === "") return f("idmap", "an empty value unsets the key, and LXD's default is a shared idmap: containers share one id range");
       return isFalse(value) ? f("idmap", "without an isolated idmap, containers share one id range: an escape from one reaches the others' files") : [];
     case "security.idmap.base":
       return value ? f("idmap", "a fixed idmap base can overlap other containers' or the host's ids") : [];
@@ -120,6 +124,7 @@ function judgeConfigKey(key: string, value: string): Finding[] {
       return isFalse(value) ? f("seccomp", "this removes LXD's seccomp policy entirely (Seccomp: 0 inside)") : [];
     case "security.syscalls.deny_compat":
     case "security.syscalls.blacklist_compat":
+      if (value === "") return f("seccomp", "an empty value unsets the key, and LXD's default leaves the 32-bit compat syscall entry points open");
       return isFalse(value) ? f("seccomp", "this re-opens the 32-bit compat syscall entry points that the hardened policy closes") : [];
     case "security.syscalls.allow":
     case "security.syscalls.whitelist":
@@ -150,9 +155,9 @@ function judgeConfigKey(key: string, value: string): Finding[] {
 
 /** `raw.lxc` keys known to leave confinement as it is (prefix match on the key). */
 const HARMLESS_LXC_PREFIXES = [
-  "lxc.init.cmd", "lxc.init.cwd", "lxc.init.uid", "lxc.init.gid", "lxc.environment", "lxc.console.", "lxc.log.",
-  "lxc.signal.", "lxc.start.", "lxc.uts.name", "lxc.prlimit.", "lxc.tty.", "lxc.pty.", "lxc.ephemeral",
-  "lxc.net.", "lxc.sysctl.", "lxc.no_new_privs", "lxc.keyring.session", "lxc.autodev",
+  "lxc.init.cmd", "lxc.init.cwd", "lxc.init.uid", "lxc.init.gid", "lxc.environment", "lxc.console.size",
+  "lxc.console.buffer.size", "lxc.console.rotate", "lxc.log.level", "lxc.signal.", "lxc.start.", "lxc.uts.name",
+  "lxc.tty.max", "lxc.pty.max", "lxc.ephemeral", "lxc.sysctl.", "lxc.no_new_privs", "lxc.keyring.session", "lxc.autodev",
 ];
 const LXC_CLASSES: [prefix: string, cls: WeakeningClass, reason: string][] = [
   ["lxc.apparmor.", "apparmor", "changes or switches off the AppArmor confinement"],
@@ -164,6 +169,9 @@ const LXC_CLASSES: [prefix: string, cls: WeakeningClass, reason: string][] = [
   ["lxc.cgroup.devices.", "devices", "opens host devices through the device cgroup"],
   ["lxc.cgroup2.devices.", "devices", "opens host devices through the device cgroup"],
   ["lxc.hook.", "raw", "runs a program on the host as root"],
+  ["lxc.console.logfile", "raw", "has the host write a file of the container's choosing as root"],
+  ["lxc.console.path", "raw", "attaches a host device as the console"],
+  ["lxc.log.file", "raw", "has the host write a file as root"],
   ["lxc.include", "raw", "includes a file whose content cannot be judged"],
   ["lxc.mount", "raw", "mounts host paths or kernel filesystems"],
   ["lxc.namespace.", "raw", "shares or keeps host namespaces"],
@@ -211,7 +219,8 @@ function judgeDevice(name: string, d: Record<string, string>): Finding[] {
   if (type === "nic" && (d.nictype === "physical" || d.nictype === "sriov")) out.push({ class: "devices", key, reason: `a ${d.nictype} nic hands a host network device to the instance` });
   if (type === "proxy" && d.bind === "instance") out.push({ class: "devices", key, reason: "a proxy with bind=instance lets the instance connect to host-side sockets" });
   if (type === "disk" && d.source?.startsWith("/")) {
-    const src = d.source.replace(/\/+$/, "") || "/";
+    // "/tmp/../etc", "//etc" and "/etc/" are /etc. (Symlinks on the host cannot be resolved from here.)
+    const src = path.posix.normalize(d.source).replace(/\/+$/, "") || "/";
     const hit = SENSITIVE_PATHS.find((p) => src === p || (p !== "/" && src.startsWith(`${p}/`)));
     if (hit) out.push({ class: "devices", key, reason: `disk source ${d.source} exposes host internals (${hit})` });
     if (isTrue(d.shift)) out.push({ class: "idmap", key, reason: "shift=true lets container root write host files as their real owners" });
@@ -261,14 +270,17 @@ export interface SecurityReport {
 }
 
 /** Builds the report from the effective config (after profiles, when known) and the accepted findings. */
-export function securityReport(config: ConfigMap, weakened: Finding[], host: { apparmor: boolean }): SecurityReport {
+export function securityReport(config: ConfigMap, weakened: Finding[], host: { apparmor: boolean }, optOuts: readonly WeakeningClass[] = []): SecurityReport {
   const syscalls = (k: string) => config[`security.syscalls.${k}`];
   let seccomp: SecurityReport["seccomp"] = "lxd-default";
   if (isFalse(syscalls("deny_default")) || isFalse(syscalls("blacklist_default"))) seccomp = "off";
   else if (weakened.some((f) => f.class === "seccomp")) seccomp = "custom";
   else if (isTrue(syscalls("deny_compat")) || isTrue(syscalls("blacklist_compat"))) seccomp = "lxd-default+compat";
   const apparmor = !host.apparmor ? "unavailable-on-host" : weakened.some((f) => f.class === "apparmor") ? "custom" : "lxd-default";
-  const warnings = weakened.map((f) => `${f.key} weakens confinement (${f.class}, opted out): ${f.reason}`);
+  const warnings = weakened.map((f) =>
+    optOuts.includes(f.class)
+      ? `${f.key} weakens confinement (${f.class}, opted out): ${f.reason}`
+      : `${f.key} weakens confinement (${f.class}, not opted out here: it comes from a profile or was set outside this program): ${f.reason}`);
   if (!host.apparmor) warnings.push("the LXD host has no AppArmor: the instance runs without mandatory access control");
   return {
     privileged: isTrue(config["security.privileged"]),

@@ -269,6 +269,8 @@ describe("C13 weakening settings", () => {
     ["raw.idmap", { "raw.idmap": "both 1000 1000" }, "idmap", /raw\.idmap.*"idmap"/],
     ["raw.lxc hook", { "raw.lxc": "lxc.hook.pre-start = /bin/true" }, "raw", /lxc\.hook\.pre-start.*runs a program on the host/],
     ["capabilities", { "raw.lxc": "lxc.cap.drop =" }, "capabilities", /lxc\.cap\.drop.*"capabilities"/],
+    ["an emptied isolation key", { "security.idmap.isolated": "" }, "idmap", /security\.idmap\.isolated weakens confinement: an empty value unsets the key.*"idmap"/],
+    ["a console log file on the host", { "raw.lxc": "lxc.console.logfile = /tmp/x.log" }, "raw", /lxc\.console\.logfile.*host write a file/],
   ];
   test.each(cases)("rejects %s at check, before any call to LXD", async (_label, config, _cls, message) => {
     const e = new MiniEngine(host, "instance", randomName(), "Instance");
@@ -300,6 +302,22 @@ describe("C13 weakening settings", () => {
     expect(report.warnings.join("\n")).toMatch(/security\.privileged weakens confinement/);
     expect(execIn(name, "head -n1 /proc/self/uid_map").trim().split(/\s+/).map(Number)).toEqual([0, 0, 4294967295]);
     await e.destroy();
+  });
+  test("rejects a disk whose source reaches a sensitive host path through ..", async () => {
+    const e = new MiniEngine(host, "instance", randomName(), "Instance");
+    const r = await e.check({ name: "x", image: TEST_IMAGE, devices: { d: { type: "disk", source: "/tmp/../etc", path: "/mnt" } }, connection: nowhere });
+    expect(r.failures.map((f) => f.reason).join("\n")).toMatch(/devices\.d .*\/tmp\/\.\.\/etc exposes host internals \(\/etc\)/);
+  });
+  test("rejects config keys LXD cannot have and project names LXD refuses, before any call to LXD", async () => {
+    const e = new MiniEngine(host, "instance", randomName(), "Instance");
+    const r = await e.check({ name: "x", image: TEST_IMAGE, project: "a/b", config: { "security.privileged ": "true", "": "1", "environment.HTTP_PROXY": "" }, connection: nowhere });
+    const props = r.failures.map((f) => f.property).sort();
+    expect(props).toEqual(["config.", "config.security.privileged ", "project"]);
+    expect(r.failures.map((f) => f.reason).join("\n")).toMatch(/must be an LXD config key/);
+  });
+  test("fails clearly when the project does not exist", async () => {
+    const e = new MiniEngine(host, "instance", randomName(), "Instance");
+    await expect(e.up({ name: randomName(), image: TEST_IMAGE, project: "trial-nope" })).rejects.toThrow(/project "trial-nope" does not exist/);
   });
   test("rejects bad input naming the field and the allowed values", async () => {
     const e = new MiniEngine(host, "instance", randomName(), "Instance");

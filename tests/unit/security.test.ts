@@ -1,5 +1,6 @@
 /** The hardening policy's pure parts: idmap sizing, raw.lxc judgement, findings and the report. */
 import { applyOptOuts, assess, hardenedConfig, idmapSizeFor, judgeRawLxc, securityReport } from "../../provider/security";
+import { UNKNOWN } from "../../provider/common";
 
 test("idmap sizes follow how LXD allocates ids (65536 blocks, a nested LXD skips ids below 100000)", () => {
   expect(idmapSizeFor()).toBe(65536);
@@ -63,4 +64,34 @@ test("the security report says what is really in force", () => {
   expect(r.seccomp).toBe("off");
   expect(r.apparmor).toBe("unavailable-on-host");
   expect(r.warnings).toHaveLength(2);
+});
+
+test("rejects an empty value where LXD's default for the unset key is the weak one", () => {
+  expect(assess({ "security.idmap.isolated": "" }, {}).map((f) => f.class)).toEqual(["idmap"]);
+  expect(assess({ "security.syscalls.deny_compat": "" }, {}).map((f) => f.class)).toEqual(["seccomp"]);
+  expect(assess({ "security.privileged": "", "limits.memory": "" }, {})).toEqual([]); // unset: LXD's default is safe / a user choice
+});
+
+test("rejects sensitive host paths however they are spelled", () => {
+  for (const source of ["/tmp/../etc", "//etc", "/./etc", "/etc/", "/srv/../", "/var/lib/lxd/../lxd/unix.socket"]) {
+    expect(assess({}, { d: { type: "disk", source, path: "/mnt" } }).map((f) => f.class)).toEqual(["devices"]);
+  }
+  expect(assess({}, { d: { type: "disk", source: "/srv/etc", path: "/mnt" } })).toEqual([]);
+});
+
+test("raw.lxc lines that write host files or that LXD refuses are findings, not harmless", () => {
+  const classes = (line: string) => judgeRawLxc(line).map((f) => f.class);
+  expect(classes("lxc.console.logfile = /etc/cron.d/x")).toEqual(["raw"]);
+  expect(classes("lxc.console.path = /dev/tty1")).toEqual(["raw"]);
+  expect(classes("lxc.log.file = /tmp/x")).toEqual(["raw"]);
+  expect(classes("lxc.prlimit.nofile = 1024")).toEqual(["raw"]);
+  expect(classes("lxc.net.0.type = phys")).toEqual(["raw"]);
+  expect(classes("lxc.console.size = 4096\nlxc.log.level = 1")).toEqual([]);
+});
+
+test("preview unknowns are not judged; warnings say whether a weakening was opted out here", () => {
+  expect(assess({ "raw.lxc": UNKNOWN, "security.privileged": UNKNOWN }, {})).toEqual([]);
+  const found = assess({ "security.privileged": "true" }, {});
+  expect(securityReport({ "security.privileged": "true" }, found, { apparmor: true }, ["privileged"]).warnings[0]).toMatch(/\(privileged, opted out\)/);
+  expect(securityReport({ "security.privileged": "true" }, found, { apparmor: true }, []).warnings[0]).toMatch(/not opted out here: it comes from a profile or was set outside this program/);
 });
