@@ -58,7 +58,9 @@ test("with attach, the example gives the guest a GPU by PCI address, marked as t
     });
     expect(await (program.viable as pulumi.Output<boolean> & { promise(): Promise<boolean> }).promise()).toBe(true);
     // Wait until both dynamic resources went through the host.
-    for (let i = 0; i < 600 && mocks.resources.filter((r) => r.viaHost && r.outputs).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const created = () => mocks.resources.filter((r) => r.viaHost && r.id).map((r) => r.type).sort();
+    for (let i = 0; i < 600 && created().length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(created()).toEqual(["pulumi-nodejs:dynamic/lxd:Instance", "pulumi-nodejs:dynamic/lxd:PciDevice"]);
     const inst = (await getInstance(lxd, guestName)).value;
     expect(inst.status).toBe("Stopped");
     expect(inst.devices.pt0).toEqual({ type: "gpu", gputype: "physical", pci: address });
