@@ -60,7 +60,8 @@ export function providerShim(moduleName: string): pulumi.dynamic.ResourceProvide
     return (self as { cfg?: unknown }).cfg;
   }
   function load() {
-    const sub = `dist/provider/${moduleName}`;
+    // With the extension: the package's `exports` map paths as they are, without adding one.
+    const sub = `dist/provider/${moduleName}.js`;
     let mod;
     try {
       mod = require(`${pkgName}/${sub}`);
