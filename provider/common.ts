@@ -4,6 +4,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { connectionTarget, type ConnectionArgs } from "./connection";
 import type { ConfigMap, DeviceMap } from "./lxd";
 
 /** The value the engine sends for inputs not known yet during preview. */
@@ -171,16 +172,23 @@ function isUnderUnknown(root: unknown, p: (string | number)[]): boolean {
 
 /**
  * The diff of two flat-or-nested input objects by top-level property, with `replaceKeys` forcing replacement.
- * Unknown new values count as changes. Returns the shape dynamic providers return.
+ * Unknown new values count as changes. Two properties are compared by meaning, the same way for every
+ * resource: a listed `project` ("" and `default` are one project), and `connection`, always, by the server it
+ * names (another socket, URL or remote forces replacement; other credentials or another key file do not).
+ * Returns the shape dynamic providers return.
  */
-export function diffProps(
-  olds: Record<string, unknown>,
-  news: Record<string, unknown>,
-  keys: readonly string[],
-  replaceKeys: readonly string[],
-): pulumi.dynamic.DiffResult {
-  const changed = keys.filter((k) => containsUnknown(news[k]) || !sameJson(olds[k], news[k]));
+export function diffProps(oldState: object, newInputs: object, keys: readonly string[], replaceKeys: readonly string[]): pulumi.dynamic.DiffResult {
+  const olds = oldState as Record<string, unknown>;
+  const news = newInputs as Record<string, unknown>;
+  const meaning = (o: Record<string, unknown>, k: string) =>
+    k === "project" && !containsUnknown(o[k]) ? normalizeProject(o[k] as string | undefined) : o[k];
+  const changed = keys.filter((k) => containsUnknown(news[k]) || !sameJson(meaning(olds, k), meaning(news, k)));
   const replaces = changed.filter((k) => replaceKeys.includes(k));
+  const server = (c: unknown) => connectionTarget(c as ConnectionArgs | undefined);
+  if (containsUnknown(news.connection) || server(olds.connection) !== server(news.connection)) {
+    changed.push("connection");
+    replaces.push("connection");
+  }
   return {
     changes: changed.length > 0,
     replaces,

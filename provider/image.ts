@@ -18,7 +18,7 @@ import * as fs from "node:fs";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkWith, containsUnknown, diffProps, normalizeProject, partialCreate, stripUndefined, UNKNOWN, projectSchema } from "./common";
-import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   copyImage, createImageAlias, deleteImage, deleteImageAlias, getImage, getImageAlias, importImageFile, isConflict, isNotFound, wrapLxdError,
   type Image as LxdImage, type LxdClient, 
@@ -222,13 +222,7 @@ class ImageProvider {
   }
 
   async diff(_id: string, olds: ImageOutputs, news: ImageInputs): Promise<pulumi.dynamic.DiffResult> {
-    const where = (c?: ConnectionArgs) => connectionTarget(c);
-    return diffProps(
-      { ...olds, project: normalizeProject(olds.project), url: where(olds.connection) },
-      { ...news, project: normalizeProject(news.project), url: where(news.connection) },
-      ["file", "fileSha256", "source", "aliases", "public", "timeoutSec", "project", "url"],
-      ["fileSha256", "source", "project", "url"],
-    );
+    return diffProps(olds, news, ["file", "fileSha256", "source", "aliases", "public", "timeoutSec", "project"], ["fileSha256", "source", "project"]);
   }
 
   async create(inputs: ImageInputs, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {

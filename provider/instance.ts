@@ -15,7 +15,7 @@ import {
   checkWith, configKeySchema, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, partialCreate, projectSchema,
   splitOwnership, stripUndefined, UNKNOWN,
 } from "./common";
-import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   createInstance, deleteInstance, getInstance, getProject, resolveImageFingerprint, hostHasAppArmor, isConflict, isNotFound, isRunningStatus, renameInstance,
   startInstance, stopInstance, updateInstance, wrapLxdError, type ConfigMap, type DeviceMap, type Instance as LxdInstance, type LxdClient, 
@@ -278,11 +278,9 @@ class InstanceProvider {
   }
 
   async diff(_id: string, olds: InstanceOutputs, news: InstanceInputs): Promise<pulumi.dynamic.DiffResult> {
-    const o = { ...olds, project: normalizeProject(olds.project), url: connectionTarget(olds.connection) };
-    const n = { ...news, project: normalizeProject(news.project), url: connectionTarget(news.connection) };
-    return diffProps(o, n,
-      ["name", "config", "devices", "profiles", "description", "running", "project", "type", "image", "imageServer", "imageProtocol", "ephemeral", "url"],
-      ["project", "type", "image", "imageServer", "imageProtocol", "ephemeral", "url"]);
+    return diffProps(olds, news,
+      ["name", "config", "devices", "profiles", "description", "running", "project", "type", "image", "imageServer", "imageProtocol", "ephemeral"],
+      ["project", "type", "image", "imageServer", "imageProtocol", "ephemeral"]);
   }
 
   async create(inputs: InstanceInputs, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {

@@ -40,7 +40,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkWith, containsUnknown, DEVICE_OWNER_PREFIX, diffProps, normalizeProject, sameJson, stripUndefined, projectSchema } from "./common";
-import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   getInstance, isNotFound, isPreconditionFailed, isRunningStatus, startInstance, stopInstance, updateInstance, wrapLxdError,
   type Instance as LxdInstance, type LxdClient,
@@ -361,7 +361,6 @@ function securityNote(i: PciDeviceInputs, type: InstanceTypeHint): string {
 
 const markerOf = (deviceName: string) => `${DEVICE_OWNER_PREFIX}${deviceName}`;
 const idOf = (i: { project: string; instance: string; deviceName: string }) => `${i.project}/${i.instance}/${i.deviceName}`;
-const where = (c?: ConnectionArgs) => connectionTarget(c);
 
 function outputsOf(i: PciDeviceInputs, type: InstanceTypeHint, device: Record<string, string>): PciDeviceOutputs {
   const inputs = { ...i, device };
@@ -419,9 +418,7 @@ class PciDeviceProvider {
   }
 
   async diff(_id: string, olds: PciDeviceOutputs, news: PciDeviceInputs): Promise<pulumi.dynamic.DiffResult> {
-    const o = { ...olds, project: normalizeProject(olds.project), url: where(olds.connection) };
-    const n = { ...news, project: normalizeProject(news.project), url: where(news.connection) };
-    return diffProps(o, n, ["instance", "project", "deviceName", "url", "device"], ["instance", "project", "deviceName", "url"]);
+    return diffProps(olds, news, ["instance", "project", "deviceName", "device"], ["instance", "project", "deviceName"]);
   }
 
   async create(inputs: PciDeviceInputs, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {

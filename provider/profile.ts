@@ -12,7 +12,7 @@ import { z } from "zod";
 import {
   checkWith, configKeySchema, diffProps, dropEmpty, normalizeConfig, normalizeDevices, normalizeProject, projectSchema, stripUndefined, UNKNOWN, userConfig,
 } from "./common";
-import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   createProfile, deleteProfile, getProfile, hostHasAppArmor, isConflict, isNotFound, renameProfile, updateProfile, wrapLxdError,
   type ConfigMap, type DeviceMap, type LxdClient,  type Profile as LxdProfile, type ProfilePut,
@@ -114,13 +114,7 @@ class ProfileProvider {
   }
 
   async diff(_id: string, olds: ProfileOutputs, news: ProfileInputs): Promise<pulumi.dynamic.DiffResult> {
-    const where = (c?: ConnectionArgs) => connectionTarget(c);
-    const r = diffProps(
-      { ...olds, project: normalizeProject(olds.project), url: where(olds.connection) },
-      { ...news, project: normalizeProject(news.project), url: where(news.connection) },
-      ["name", "config", "devices", "description", "project", "url"],
-      ["project", "url"],
-    );
+    const r = diffProps(olds, news, ["name", "config", "devices", "description", "project"], ["project"]);
     // The default profile cannot be renamed: moving to or from it means another profile.
     if (olds.name !== news.name && (olds.name === "default" || news.name === "default")) {
       return { ...r, changes: true, replaces: [...(r.replaces ?? []), "name"], deleteBeforeReplace: true };

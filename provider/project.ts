@@ -17,7 +17,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { checkWith, diffProps, normalizeConfig, sameJson, stripUndefined } from "./common";
-import { clientFor, connectionSchema, connectionTarget, type ConnectionArgs, type ProviderConfig } from "./connection";
+import { clientFor, connectionSchema, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
   createProject, deleteProject, getProject, isConflict, isNotFound, renameProject, updateProject, wrapLxdError,
   type ConfigMap, type LxdClient,  type Project as LxdProject, type ProjectPut,
@@ -167,13 +167,7 @@ class ProjectProvider {
   }
 
   async diff(_id: string, olds: ProjectOutputs, news: ProjectInputs): Promise<pulumi.dynamic.DiffResult> {
-    const where = (c?: ConnectionArgs) => connectionTarget(c);
-    const r = diffProps(
-      { ...olds, url: where(olds.connection) },
-      { ...news, url: where(news.connection) },
-      ["name", "description", "config", "url"],
-      ["url"],
-    );
+    const r = diffProps(olds, news, ["name", "description", "config"], []);
     // The default project cannot be renamed, created or deleted: moving to or from it means another project.
     if (olds.name !== news.name && (olds.name === "default" || news.name === "default")) {
       return { ...r, changes: true, replaces: [...(r.replaces ?? []), "name"], deleteBeforeReplace: true };

@@ -1,8 +1,8 @@
 /** The Profile resource against the real LXD through the provider host; cases C03 and C06. */
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, randomName } from "../support/engine";
-import { localClient, removeProfile, removeProject } from "../support/lxd";
-import { createProject, getProfile, isNotFound, type LxdClient } from "../../provider/lxd";
+import { gone, localClient, removeProfile, removeProject } from "../support/lxd";
+import { createProject, getProfile, type LxdClient } from "../../provider/lxd";
 import { execFileSync } from "node:child_process";
 
 let host: ProviderHost;
@@ -17,13 +17,7 @@ afterAll(async () => {
 });
 
 async function exists(name: string, project = "default"): Promise<boolean> {
-  try {
-    await getProfile(lxd, name, { project });
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
+  return !(await gone(() => getProfile(lxd, name, { project })));
 }
 
 test("lifecycle: create → read → empty diff → update → rename in place → replace (project) → delete leaves nothing", async () => {
