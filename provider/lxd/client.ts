@@ -101,6 +101,12 @@ export class LxdClient {
     return (await this.server()).api_extensions.includes(name);
   }
 
+  /** GET a collection (`/1.0/instances`, …) and return the names at the end of its member URLs. */
+  async listNames(path: string, opts: RequestOptions = {}): Promise<string[]> {
+    const urls = (await this.get<string[]>(path, opts)).metadata ?? [];
+    return urls.map((u) => decodeURIComponent(u.slice(u.lastIndexOf("/") + 1).split("?")[0]));
+  }
+
   /** GET a path and return its metadata and ETag. */
   get<T>(path: string, opts: RequestOptions = {}): Promise<LxdResponse<T>> {
     return this.request<T>("GET", path, opts);

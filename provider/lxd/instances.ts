@@ -7,8 +7,7 @@ const path = (name: string) => `/1.0/instances/${encodeURIComponent(name)}`;
 
 /** Names of the instances in a project. */
 export async function listInstances(lxd: LxdClient, scope: Scope = {}): Promise<string[]> {
-  const urls = (await lxd.get<string[]>("/1.0/instances", scope)).metadata;
-  return urls.map((u) => decodeURIComponent(u.slice(u.lastIndexOf("/") + 1).split("?")[0]));
+  return lxd.listNames("/1.0/instances", scope);
 }
 
 /** GET one instance with its ETag. @throws LxdError 404 when it does not exist. */

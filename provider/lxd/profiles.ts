@@ -7,8 +7,7 @@ const path = (name: string) => `/1.0/profiles/${encodeURIComponent(name)}`;
 
 /** Names of the profiles visible in a project. */
 export async function listProfiles(lxd: LxdClient, scope: Scope = {}): Promise<string[]> {
-  const urls = (await lxd.get<string[]>("/1.0/profiles", scope)).metadata;
-  return urls.map((u) => decodeURIComponent(u.slice(u.lastIndexOf("/") + 1).split("?")[0]));
+  return lxd.listNames("/1.0/profiles", scope);
 }
 
 /** GET a profile with its ETag. @throws LxdError 404 when it does not exist. */

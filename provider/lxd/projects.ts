@@ -6,8 +6,7 @@ const path = (name: string) => `/1.0/projects/${encodeURIComponent(name)}`;
 
 /** Names of all projects. */
 export async function listProjects(lxd: LxdClient): Promise<string[]> {
-  const urls = (await lxd.get<string[]>("/1.0/projects")).metadata;
-  return urls.map((u) => decodeURIComponent(u.slice(u.lastIndexOf("/") + 1).split("?")[0]));
+  return lxd.listNames("/1.0/projects");
 }
 
 /** GET a project with its ETag. @throws LxdError 404 when it does not exist. */
