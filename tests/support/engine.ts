@@ -4,13 +4,14 @@
  * Check + Diff, `refresh` = Read, `destroy` = Delete. State is kept the way the engine keeps it
  * (id, checked inputs, outputs), so multi-step tests read like `pulumi up` / `pulumi preview` runs.
  */
-import { providerShim } from "../../provider/shim";
+import { providerShim } from "../../resources/shim";
+import type { KindName } from "../../provider/kit/registry";
 import { serializeProvider, withProvider, urn, dynamicResourceType } from "./dynamic-resource";
-import type { CheckResult, DiffResult, PlainObject, ProviderHost } from "./provider-host";
+import { ProviderHostError, type CheckResult, type DiffResult, type PlainObject, type ProviderHost } from "./provider-host";
 
 /** Serialized `__provider` text per module (the same text `dynamic.Resource` stores). */
 const texts = new Map<string, Promise<string>>();
-export function providerText(module: string): Promise<string> {
+export function providerText(module: KindName): Promise<string> {
   if (!texts.has(module)) texts.set(module, serializeProvider(providerShim(module)));
   return texts.get(module)!;
 }
@@ -19,6 +20,8 @@ export interface ResourceState {
   id: string;
   inputs: PlainObject;
   outputs: PlainObject;
+  /** Set when a create failed after the object existed (ErrorResourceInitFailed): the engine then updates it on the next run. */
+  initErrors?: string[];
 }
 
 /** Thrown by `up` when Check fails, with the failures. */
@@ -34,7 +37,7 @@ export class MiniEngine {
   /** What the last `up` did: create, update, replace or same. */
   lastAction?: "create" | "update" | "replace" | "same";
 
-  constructor(readonly host: ProviderHost, readonly module: string, readonly name: string, type = "Resource") {
+  constructor(readonly host: ProviderHost, readonly module: KindName, readonly name: string, type = "Resource") {
     this.urn = urn(dynamicResourceType("lxd", type), name);
   }
 
@@ -56,28 +59,41 @@ export class MiniEngine {
     const check = await this.check(inputs);
     if (check.failures.length) throw new CheckFailed(check.failures);
     if (!this.state) {
-      const created = await this.host.create(this.urn, check.inputs);
-      this.state = { id: created.id, inputs: check.inputs, outputs: created.properties };
+      const created = await this.create(check.inputs);
       this.lastAction = "create";
-      return this.state;
+      return created;
     }
     const diff = await this.host.diff(this.state.id, this.urn, this.state.outputs, check.inputs, { oldInputs: this.state.inputs });
-    if (diff.changes === "none") {
+    // As the engine does: a resource whose create partially failed is updated even when the diff is empty.
+    if (diff.changes === "none" && !this.state.initErrors) {
       this.lastAction = "same";
       return this.state;
     }
     if (diff.replaces.length) {
       await this.host.delete(this.state.id, this.urn, this.state.outputs, { oldInputs: this.state.inputs });
       this.state = undefined;
-      const created = await this.host.create(this.urn, check.inputs);
-      this.state = { id: created.id, inputs: check.inputs, outputs: created.properties };
+      const created = await this.create(check.inputs);
       this.lastAction = "replace";
-      return this.state;
+      return created;
     }
     const updated = await this.host.update(this.state.id, this.urn, this.state.outputs, check.inputs, { oldInputs: this.state.inputs });
-    this.state = { ...this.state, inputs: check.inputs, outputs: updated.properties };
+    this.state = { id: this.state.id, inputs: check.inputs, outputs: updated.properties };
     this.lastAction = "update";
     return this.state;
+  }
+
+  /** Create, keeping a partially created resource in state with its init errors, as the engine does. */
+  private async create(inputs: PlainObject): Promise<ResourceState> {
+    try {
+      const created = await this.host.create(this.urn, inputs);
+      this.state = { id: created.id, inputs, outputs: created.properties };
+      return this.state;
+    } catch (err) {
+      if (err instanceof ProviderHostError && err.partial) {
+        this.state = { id: err.id!, inputs, outputs: err.properties!, initErrors: err.reasons };
+      }
+      throw err;
+    }
   }
 
   /** `pulumi refresh` for this resource: Read; a blank id drops it from state. */

@@ -1,12 +1,13 @@
 /**
- * The serialized side of every dynamic resource: a tiny provider whose methods load the real
- * implementation by name when the provider host runs them. The engine stores this text as `__provider`;
- * keeping it small means it stays stable across versions of this package (no spurious diffs), nothing of
- * the implementation is walked by Pulumi's closure serializer, and no state or credential is captured.
+ * The serialized side of every dynamic resource: a tiny provider whose methods load the kit by name when the
+ * provider host runs them, and ask it for the registered kind. The engine stores this text as `__provider`;
+ * keeping it small means it stays stable across versions of this package (no spurious diffs), nothing of the
+ * implementation is walked by Pulumi's closure serializer, and no state or credential is captured.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
+import type { KindName } from "../provider/kit/registry";
 
 /** This package's name in package.json: what the shim `require`s at run time. */
 export const PACKAGE_NAME = "pulumi-lxd-hardened";
@@ -24,11 +25,11 @@ function packageRoot(): string {
 }
 
 /**
- * Builds the provider for `moduleName` (a file under `dist/provider/`). At run time the implementation is
- * found as `pulumi-lxd-hardened/dist/provider/<moduleName>` from the project directory (a normal install),
- * else by the package root's path relative to the project directory (a checkout of this repository).
+ * Builds the provider of the registered kind `kind`. At run time the kit is found as
+ * `pulumi-lxd-hardened/dist/provider/kit/host.js` from the project directory (a normal install), else by the
+ * package root's path relative to the project directory (a checkout of this repository).
  */
-export function providerShim(moduleName: string): pulumi.dynamic.ResourceProvider {
+export function providerShim(kind: KindName): pulumi.dynamic.ResourceProvider {
   const relRoot = path.relative(process.cwd(), packageRoot()) || ".";
   const pkgName = PACKAGE_NAME;
   // Everything below is serialized: it may capture only the three strings above.
@@ -61,7 +62,7 @@ export function providerShim(moduleName: string): pulumi.dynamic.ResourceProvide
   }
   function load() {
     // With the extension: the package's `exports` map paths as they are, without adding one.
-    const sub = `dist/provider/${moduleName}.js`;
+    const sub = "dist/provider/kit/host.js";
     let mod;
     try {
       mod = require(`${pkgName}/${sub}`);
@@ -69,6 +70,6 @@ export function providerShim(moduleName: string): pulumi.dynamic.ResourceProvide
       if ((err as { code?: string }).code !== "MODULE_NOT_FOUND") throw err;
       mod = require(require("path").resolve(process.cwd(), relRoot, sub));
     }
-    return mod.provider;
+    return mod.providerFor(kind);
   }
 }

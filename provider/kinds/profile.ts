@@ -1,0 +1,180 @@
+/**
+ * Profile, host side: an LXD profile (config and devices shared by instances), checked by the hardening policy.
+ *
+ * LXD endpoints: POST /1.0/profiles, GET|PUT|POST(rename)|DELETE /1.0/profiles/{name}, GET /1.0/projects/{name}.
+ *
+ * Changing `project` (or the LXD server) forces replacement; `name` is renamed in place; the rest is updated
+ * in place with ETags. The `default` profile of a project always exists: it is adopted (its content kept in
+ * state) and updated, never created; on destroy its adopted content is put back, never deleted (case C06).
+ * In a project without `features.profiles=true` the project's profiles ARE the `default` project's: declaring
+ * one there is refused before anything is written (name the `default` project instead).
+ */
+import { z } from "zod";
+import {
+  createProfile, deleteProfile, getProfile, getProject, hostHasAppArmor, isConflict, isNotFound, renameProfile, updateProfile,
+  type ConfigMap, type DeviceMap, type LxdClient, type Profile as LxdProfile, type ProfilePut,
+} from "../lxd";
+import { applyOptOuts, assess, refusalMessage, securityReport, WEAKENING_CLASSES, type Finding, type SecurityReport, type WeakeningClass } from "../policy";
+import { CONFIG_KEY, nameSchema, normalizeProject, PROFILE_NAME, projectSchema } from "../rules/names";
+import { connectionSchema, type ConnectionArgs } from "../rules/connection";
+import { dropEmpty, normalizeConfig, normalizeDevices, UNKNOWN, userConfig } from "../rules/values";
+import { checkWith } from "../kit/check";
+import type { Kind } from "../kit/contract";
+
+/** Inputs after check. */
+export interface ProfileInputs {
+  name: string;
+  project: string;
+  config: ConfigMap;
+  devices: DeviceMap;
+  description: string;
+  securityOptOuts: WeakeningClass[];
+  adopt: boolean;
+  weakenInstancesInUse: boolean;
+  connection?: ConnectionArgs;
+}
+
+/** State. */
+export interface ProfileOutputs extends ProfileInputs {
+  /** Content the profile had before it was adopted (put back on destroy); absent for profiles this stack created. */
+  adoptedFrom?: ProfilePut;
+  /** Instances and other objects LXD lists as using the profile. */
+  usedBy: string[];
+  /** Confinement settings this profile carries. */
+  securityReport: SecurityReport;
+}
+
+function schema() {
+  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  return z
+    .object({
+      name: nameSchema(PROFILE_NAME),
+      project: projectSchema(),
+      config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
+      devices: z.record(z.string(), z.record(z.string(), scalar).refine((d) => typeof d.type === "string", "must have a type")).default({}),
+      description: z.string().default(""),
+      securityOptOuts: z.array(z.enum(WEAKENING_CLASSES)).default([]),
+      adopt: z.boolean().default(false),
+      weakenInstancesInUse: z.boolean().default(false),
+      connection: connectionSchema().optional(),
+    })
+    .strict();
+}
+
+async function outputsFrom(lxd: LxdClient, p: LxdProfile, inputs: ProfileInputs, adoptedFrom?: ProfilePut): Promise<ProfileOutputs> {
+  const config = userConfig(p.config);
+  return {
+    ...inputs,
+    name: p.name,
+    config,
+    devices: p.devices ?? {},
+    description: p.description ?? "",
+    adoptedFrom,
+    usedBy: p.used_by ?? [],
+    securityReport: securityReport(config, assess(config, p.devices ?? {}), { apparmor: await hostHasAppArmor(lxd) }, inputs.securityOptOuts ?? []),
+  } satisfies ProfileOutputs;
+}
+
+/**
+ * Refuses a profile in a project whose profiles are the `default` project's (`features.profiles` not true): it
+ * would rewrite the `default` project's profile of that name, used by every such project.
+ */
+async function ownProfiles(lxd: LxdClient, project: string): Promise<void> {
+  if (project === "default") return;
+  const p = (await getProject(lxd, project)).value;
+  if (p.config?.["features.profiles"] !== "true") {
+    throw new Error(`project "${project}" has no profiles of its own (features.profiles is not true), so this would rewrite the "default" project's profile. Give the project features.profiles=true (only possible while it holds no instances), or declare the profile with project "default"`);
+  }
+}
+
+/** Findings a profile's new content has that its previous content had not (by class and key). */
+function newFindings(olds: { config?: ConfigMap; devices?: DeviceMap }, news: { config: ConfigMap; devices: DeviceMap }): Finding[] {
+  const had = new Set(assess(olds.config ?? {}, olds.devices ?? {}).map((f) => `${f.class} ${f.key}`));
+  return assess(news.config, news.devices).filter((f) => !had.has(`${f.class} ${f.key}`));
+}
+
+export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
+  noun: "profile",
+  outputKeys: ["usedBy", "securityReport", "adoptedFrom"],
+  diffKeys: ["name", "config", "devices", "description", "project"],
+  replaceKeys: ["project"],
+
+  async check(news) {
+    const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
+    if (!value) return { failures };
+    const unknown = (k: string) => unknownKeys.includes(k);
+    const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
+    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : normalizeDevices(value.devices);
+    if (!unknown("config") && !unknown("devices") && !unknown("securityOptOuts")) {
+      for (const f of applyOptOuts(assess(config, devices), value.securityOptOuts).refused) {
+        failures.push({ property: f.key.startsWith("devices.") ? "devices" : "config", reason: refusalMessage(f) });
+      }
+    }
+    if (failures.length) return { failures };
+    const project = unknown("project") ? value.project! : normalizeProject(value.project);
+    return { inputs: { ...value, project, config: unknown("config") ? config : dropEmpty(config), devices } };
+  },
+
+  diff(olds, news, base) {
+    // The default profile cannot be renamed: moving to or from it means another profile.
+    if (olds.name !== news.name && (olds.name === "default" || news.name === "default")) {
+      return { ...base, changes: true, replaces: [...(base.replaces ?? []), "name"], deleteBeforeReplace: true };
+    }
+    // A change that weakens the instances already using the profile is said at preview.
+    const users = (olds.usedBy ?? []).filter((u) => u.startsWith("/1.0/instances/"));
+    if (base.changes && users.length && !news.weakenInstancesInUse && news.config !== (UNKNOWN as never) && news.devices !== (UNKNOWN as never)) {
+      const added = newFindings(olds, news);
+      if (added.length) {
+        throw new Error(`profile "${news.name}": this change would weaken confinement of the instances already using it (${users.map((u) => decodeURIComponent(u.split("/").pop()!.split("?")[0])).join(", ")}), which were not judged with it: ${added.map((f) => `${f.key} (${f.class}): ${f.reason}`).join("; ")}. Set weakenInstancesInUse: true on the profile to apply it anyway`);
+      }
+    }
+    return base;
+  },
+
+  async create({ lxd, project }, inputs, accepted) {
+    await ownProfiles(lxd, project);
+    const put: ProfilePut = { config: inputs.config, devices: inputs.devices, description: inputs.description };
+    if (inputs.name === "default" || inputs.adopt) {
+      try {
+        const { value, etag } = await getProfile(lxd, inputs.name, { project });
+        const adoptedFrom: ProfilePut = { config: value.config ?? {}, devices: value.devices ?? {}, description: value.description ?? "" };
+        await updateProfile(lxd, inputs.name, put, etag, { project });
+        accepted({ adoptedFrom });
+        return outputsFrom(lxd, (await getProfile(lxd, inputs.name, { project })).value, inputs, adoptedFrom);
+      } catch (err) {
+        if (!isNotFound(err) || inputs.name === "default") throw new Error(`Failed to adopt profile "${inputs.name}" in project "${project}": ${(err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message}`, { cause: err });
+      }
+    }
+    try {
+      await createProfile(lxd, { name: inputs.name, ...put }, { project });
+    } catch (err) {
+      if (isConflict(err)) throw new Error(`${(err as Error & { lxdMessage?: string }).lxdMessage} (set adopt: true to bring the existing profile under management)`, { cause: err });
+      throw err;
+    }
+    accepted();
+    return outputsFrom(lxd, (await getProfile(lxd, inputs.name, { project })).value, inputs);
+  },
+
+  async read({ lxd, project }, props) {
+    return outputsFrom(lxd, (await getProfile(lxd, props.name, { project })).value, props, props.adoptedFrom);
+  },
+
+  async update({ lxd, project }, olds, news) {
+    await ownProfiles(lxd, project);
+    if (olds.name !== news.name) await renameProfile(lxd, olds.name, news.name, { project });
+    const { etag } = await getProfile(lxd, news.name, { project });
+    await updateProfile(lxd, news.name, { config: news.config, devices: news.devices, description: news.description }, etag, { project });
+    return outputsFrom(lxd, (await getProfile(lxd, news.name, { project })).value, news, olds.adoptedFrom);
+  },
+
+  async delete({ lxd, project }, props) {
+    if (props.name === "default" || props.adoptedFrom) {
+      // Never delete what LXD owns or what existed before this stack: put the adopted content back.
+      const { etag } = await getProfile(lxd, props.name, { project });
+      const back = props.adoptedFrom ?? { config: {}, devices: {}, description: "Default LXD profile" };
+      await updateProfile(lxd, props.name, back, etag, { project });
+      return;
+    }
+    await deleteProfile(lxd, props.name, { project });
+  },
+};

@@ -1,0 +1,15 @@
+/**
+ * The compiled registry of kinds: the short, stable string a resource's serialized shim names (so `__provider`
+ * stays small and the same across versions) → the kind's host-side module, loaded only when that kind runs.
+ * A resource class can only name a key of this object ({@link KindName}): an unregistered kind fails to compile.
+ */
+export const KINDS = {
+  instance: () => (require("../kinds/instance") as typeof import("../kinds/instance")).instanceKind,
+  profile: () => (require("../kinds/profile") as typeof import("../kinds/profile")).profileKind,
+  project: () => (require("../kinds/project") as typeof import("../kinds/project")).projectKind,
+  image: () => (require("../kinds/image") as typeof import("../kinds/image")).imageKind,
+  "pci-device": () => (require("../kinds/pci-device") as typeof import("../kinds/pci-device")).pciDeviceKind,
+} as const;
+
+/** The name of a registered kind. */
+export type KindName = keyof typeof KINDS;

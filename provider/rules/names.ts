@@ -1,0 +1,56 @@
+/**
+ * LXD's naming rules, defined once: the zod schemas of every kind and the components' program-time checks
+ * use these. Each rule is a pattern and the words of an error ("must be …").
+ *
+ * Sources: LXD's `instance/instance_utils.go` ValidName (hostname rules), `lxd/project` (project names),
+ * `shared/api` (profiles, pools, networks), and the config key syntax of LXD's documentation.
+ */
+import { z } from "zod";
+
+/** One naming rule: the pattern and what a value must be (for messages). */
+export interface NameRule {
+  re: RegExp;
+  mustBe: string;
+}
+
+/** Instance names: a hostname label, 1–63 letters, digits and dashes, starting with a letter (LXD: `ValidName`). */
+export const INSTANCE_NAME: NameRule = {
+  re: /^[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/,
+  mustBe: "must be 1–63 letters, digits or dashes, starting with a letter and not ending with a dash",
+};
+
+/** Profile names: 1–63 characters without spaces or slashes. */
+export const PROFILE_NAME: NameRule = { re: /^[^\s/]{1,63}$/, mustBe: "must be 1–63 characters without spaces or slashes" };
+
+/** Project names: non-empty, no spaces, slashes, underscores or quotes. */
+export const PROJECT_NAME: NameRule = { re: /^[^\s/_'"]+$/, mustBe: "must be non-empty, without spaces, slashes, underscores or quotes" };
+
+/** Storage pool names: 1–63 letters, digits, dashes, dots and underscores, not starting with a dash or dot. */
+export const POOL_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'" };
+
+/** Network names: an interface name, 1–15 characters, letters, digits, dashes, dots and underscores. */
+export const NETWORK_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,14}$/, mustBe: "must be 1–15 letters, digits, '.', '_' or '-' (an interface name)" };
+
+/** Device names inside an instance or profile. */
+export const DEVICE_NAME: NameRule = { re: /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '-', '_' or '.', starting with a letter or digit" };
+
+/** LXD config keys: lower-case words joined by dots (any case after `user.` and `environment.`); no spaces. */
+export const CONFIG_KEY: NameRule = {
+  re: /^((user|environment)\.\S+|[a-z0-9][a-z0-9._-]*)$/,
+  mustBe: "must be an LXD config key (lower-case, dot-separated, no spaces; any case after user. or environment.)",
+};
+
+/** A zod string schema for a rule. */
+export function nameSchema(rule: NameRule) {
+  return z.string().regex(rule.re, rule.mustBe);
+}
+
+/** The `project` input of every resource: optional, "" or omitted = `default` (case C05). */
+export function projectSchema() {
+  return z.string().regex(/^[^\s/_'"]*$/, PROJECT_NAME.mustBe.replace("non-empty, ", "")).optional();
+}
+
+/** LXD's project name for "no project given": an empty project and `default` are the same project (case C05). */
+export function normalizeProject(p: string | undefined | null): string {
+  return p ? p : "default";
+}
