@@ -32,7 +32,8 @@ export type WeakeningClass = (typeof WEAKENING_CLASSES)[number];
  * Classes of findings that are always refused, whatever `securityOptOuts` says:
  * - `injection`: a line break (`\n` or `\r`) in a config value or device property that is not multi-line by
  *   design: LXD writes such values into the container's LXC config, where a line break starts a new,
- *   unjudged line (`environment.*` values included). Only `raw.*`, `cloud-init.*` and `user.*` values may span lines.
+ *   unjudged line (`environment.*` values included). Only `raw.*`, `cloud-init.*` and `user.*` values may span lines
+ *   (and `image.*`, which LXD copies from the image and never writes to the LXC config).
  */
 export const REFUSED_CLASSES = ["injection"] as const;
 export type RefusedClass = (typeof REFUSED_CLASSES)[number];

@@ -37,7 +37,8 @@ function shownValue(key: string, value: string): { value?: string } {
 export function judgeRawLxc(text: string): Finding[] {
   if (text === PREVIEW_UNKNOWN) return [];
   const out: Finding[] = [];
-  text.split("\n").forEach((raw, i) => {
+  // A lone \r counts as a line end too: judging more lines than LXC reads is the safe side.
+  text.split(/\r\n|\r|\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (!line || line.startsWith("#")) return;
     const first = line.split("=")[0].trim();

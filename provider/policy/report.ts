@@ -37,10 +37,11 @@ export function securityReport(config: ConfigMap, weakened: Finding[], host: { a
   else if (weakened.some((f) => f.class === "seccomp")) seccomp = "custom";
   else if (isTrue(syscalls("deny_compat")) || isTrue(syscalls("blacklist_compat"))) seccomp = "lxd-default+compat";
   const apparmor = !host.apparmor ? "unavailable-on-host" : weakened.some((f) => f.class === "apparmor") ? "custom" : "lxd-default";
+  const from = (f: Finding) => (f.source ? ` (set by ${f.source === "instance" ? "the instance" : f.source})` : "");
   const warnings = weakened.map((f) =>
     canOptOut(f.class) && optOuts.includes(f.class)
-      ? `${f.key} weakens confinement (${f.class}, opted out): ${f.reason}`
-      : `${f.key} weakens confinement (${f.class}, not opted out here: it comes from a profile or was set outside this program): ${f.reason}`);
+      ? `${f.key} weakens confinement (${f.class}, opted out): ${f.reason}${from(f)}`
+      : `${f.key} weakens confinement (${f.class}, not opted out here: it comes from a profile or was set outside this program): ${f.reason}${from(f)}`);
   if (!host.apparmor) warnings.push("the LXD host has no AppArmor: the instance runs without mandatory access control");
   return {
     privileged: isTrue(config["security.privileged"]),

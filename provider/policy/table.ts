@@ -74,8 +74,11 @@ export interface DeviceRow extends RowBase {
 
 export type PolicyRow = ConfigRow | RawLxcRow | DeviceRow;
 
-/** Config keys whose values are multi-line by design (the `injection` row leaves them alone). */
-export const MULTI_LINE_KEYS = ["raw.*", "cloud-init.*", "user.*"];
+/**
+ * Config keys the `injection` row leaves alone: values multi-line by design (`raw.*`, `cloud-init.*`, `user.*`),
+ * and `image.*` (copied by LXD from the image's properties, kept in its database, never written to the LXC config).
+ */
+export const MULTI_LINE_KEYS = ["raw.*", "cloud-init.*", "user.*", "image.*"];
 
 /**
  * Host paths a disk device must not bring into an instance, whether its source is one of them, is under one,
@@ -170,7 +173,7 @@ export const POLICY: readonly PolicyRow[] = [
   {
     on: "config", keys: ["*"], except: MULTI_LINE_KEYS, class: "injection",
     when: "contains a line break (\\n or \\r)", weakens: hasLineBreak,
-    reason: "a line break in a value LXD writes into the container's LXC config starts a new line that nobody judged (only raw.*, cloud-init.* and user.* values are multi-line by design)",
+    reason: "a line break in a value LXD writes into the container's LXC config starts a new line that nobody judged (only raw.*, cloud-init.* and user.* values are multi-line by design; image.* values stay in LXD's database)",
     examples: { refused: cfg({ "environment.GREETING": "hi\nlxc.apparmor.profile = unconfined" }), optedOut: "cannot be opted out" },
   },
   // ── security.* keys the hardened config sets (fail closed: anything but LXD's spelling of the hardened value) ──

@@ -1,6 +1,6 @@
 /** The holes issue 8 closes in the hardening policy, one test (or more) each. */
 import {
-  applyOptOuts, assess, hardenedConfig, judgeEffective, LXD_FALSE, LXD_TRUE, refusalMessage, WEAKENING_CLASSES,
+  applyOptOuts, assess, hardenedConfig, judgeEffective, LXD_FALSE, LXD_TRUE, refusalMessage, securityReport, WEAKENING_CLASSES,
   type Nesting, type ProfileLayer, type WeakeningClass,
 } from "../../provider/policy";
 import { UNKNOWN } from "../../provider/common";
@@ -90,6 +90,12 @@ describe("hole 3: line breaks are refused in every value LXD may write into the 
       "cloud-init.user-data": "#cloud-config\npackages: [curl]\n", "user.user-data": "#cloud-config\n", "user.note": "a\r\nb",
       "raw.lxc": "lxc.init.cmd = /sbin/init\nlxc.log.level = 1\n", "raw.idmap": "",
     }, {})).toEqual([]);
+  });
+
+  test("image.* keys (LXD's copy of the image's properties, never in the LXC config) pass; a lone \\r in raw.lxc starts a line", () => {
+    expect(assess({ "image.description": "Ubuntu\njammy" }, {})).toEqual([]);
+    const found = assess({ "raw.lxc": "lxc.init.cmd = /sbin/init\rlxc.apparmor.profile = unconfined" }, {});
+    expect(found.map((f) => [f.class, f.key])).toEqual([["apparmor", "config.raw.lxc[line 2: lxc.apparmor.profile]"]]);
   });
 
   test("rejects a line break in any device property or device name", () => {
@@ -211,6 +217,13 @@ describe("hole 7: judgeEffective judges the instance laid over its profiles", ()
     expect(r.weakened.map((f) => [f.source, f.key])).toEqual([['profile "p2"', "config.raw.lxc[line 1: lxc.apparmor.profile]"]]);
     expect(r.refused.map((f) => [f.source, f.class])).toEqual([['profile "p2"', "injection"]]);
     expect(refusalMessage(r.refused[0])).toMatch(/^profile "p2" sets environment\.X, which weakens confinement: .*refused in every case/);
+  });
+
+  test("the report's warnings say which layer set an accepted weakening", () => {
+    const r = judgeEffective({ ...base, config: {}, optOuts: ["privileged"], profiles: [{ name: "p1", config: { "security.privileged": "true" } }] });
+    expect(securityReport(r.config, r.weakened, { apparmor: true }, ["privileged"]).warnings).toEqual([
+      "config.security.privileged weakens confinement (privileged, opted out): a privileged container's root is the host's root (set by profile \"p1\")",
+    ]);
   });
 
   test("the inputs that asked for nesting and /dev/lxd are honoured; preview unknowns are carried, not judged", () => {

@@ -61,7 +61,7 @@ test("policyRows gives the table in plain form, top to bottom, for a generated d
   const rows = policyRows();
   expect(rows).toHaveLength(POLICY.length);
   expect(JSON.parse(JSON.stringify(rows))).toEqual(rows); // no functions, nothing lost
-  expect(rows[0]).toMatchObject({ on: "config", rule: "config * except raw.*, cloud-init.*, user.*", class: "injection", optOut: false });
+  expect(rows[0]).toMatchObject({ on: "config", rule: "config * except raw.*, cloud-init.*, user.*, image.*", class: "injection", optOut: false });
   expect(rows.find((r) => r.rule === "config security.privileged")).toEqual({
     on: "config", rule: "config security.privileged", class: "privileged", optOut: true, hardened: "false",
     when: "not an LXD spelling of false (false, 0, no, off in any case), or empty", reason: "a privileged container's root is the host's root",
