@@ -92,7 +92,7 @@ export const PROTECTED_HOST_PATHS = [
 
 /**
  * Bounds on the kernel resource limits a container may raise (`limits.kernel.<name>`, passed by LXD to
- * `lxc.prlimit.<name>`): `unlimited`, a negative number (LXC reads -1 as unlimited), a value it cannot read,
+ * `lxc.prlimit.<name>`): `unlimited`, a negative number (-1 is the usual spelling of unlimited), a value that is not a number,
  * or a number above the bound (either half of `soft:hard`) is a finding of class `kernel`. Limits not listed
  * here (as, core, cpu, data, fsize, locks, rss, rttime, sigpending, stack) are unlimited or RAM-sized by the
  * kernel's own default, so raising them lifts nothing.
