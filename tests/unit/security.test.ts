@@ -66,10 +66,12 @@ test("the security report says what is really in force", () => {
   expect(r.warnings).toHaveLength(2);
 });
 
-test("rejects an empty value where LXD's default for the unset key is the weak one", () => {
+test("rejects an empty value on a hardened key, even where LXD's default for the unset key is the safe one", () => {
   expect(assess({ "security.idmap.isolated": "" }, {}).map((f) => f.class)).toEqual(["idmap"]);
   expect(assess({ "security.syscalls.deny_compat": "" }, {}).map((f) => f.class)).toEqual(["seccomp"]);
-  expect(assess({ "security.privileged": "", "limits.memory": "" }, {})).toEqual([]); // unset: LXD's default is safe / a user choice
+  // "" unsets the hardened default, so a profile decides: refused even though LXD's own default is unprivileged.
+  expect(assess({ "security.privileged": "" }, {}).map((f) => f.class)).toEqual(["privileged"]);
+  expect(assess({ "limits.memory": "" }, {})).toEqual([]); // the default limits are a user choice
 });
 
 test("rejects sensitive host paths however they are spelled", () => {
