@@ -184,9 +184,22 @@ async function judgeWithProfiles(lxd: LxdClient, project: string, want: Instance
   if (refused.length) throw new Error(refused.map(refusalMessage).join("; "));
 }
 
-/** LXD status + config → outputs. */
-async function outputsFrom(lxd: LxdClient, inst: LxdInstance, inputs: InstanceInputs, pending: string[] = []): Promise<InstanceOutputs> {
+/**
+ * LXD status + config → outputs. After a write (`wrote`), the state keeps only the keys and devices this resource
+ * wrote, with LXD's values, so that keys others set concurrently are not taken as this stack's (they show as
+ * drift after a refresh, as case C04 says); and a write LXD does not hold is an error, never a success.
+ */
+async function outputsFrom(lxd: LxdClient, inst: LxdInstance, inputs: InstanceInputs, pending: string[] = [], wrote?: InstanceInputs): Promise<InstanceOutputs> {
   const own = splitOwnership(inst.config ?? {}, inst.devices ?? {});
+  if (wrote) {
+    const lost = [
+      ...Object.entries(wrote.config).filter(([k, v]) => own.config[k] !== v).map(([k, v]) => `config ${k}=${JSON.stringify(v)} (LXD holds ${JSON.stringify(own.config[k] ?? null)})`),
+      ...Object.keys(wrote.devices).filter((n) => !sameJson(own.devices[n], wrote.devices[n])).map((n) => `device ${n}`),
+    ];
+    if (lost.length) throw new Error(`LXD does not hold what was written: ${lost.join(", ")}. Run \`pulumi refresh\` to see what it holds`);
+    own.config = Object.fromEntries(Object.keys(wrote.config).map((k) => [k, own.config[k]]));
+    own.devices = Object.fromEntries(Object.keys(wrote.devices).map((n) => [n, own.devices[n]]));
+  }
   const expanded = splitOwnership(inst.expanded_config ?? {}, {});
   const expandedDevices = inst.expanded_devices ?? {};
   const findings = assess(expanded.config, expandedDevices, { nesting: inputs.nesting, devLxd: inputs.devLxd });
@@ -371,7 +384,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         return instanceKind.create({ lxd, project }, { ...inputs, adopt: false }, accepted);
       }
       await converge(lxd, project, cur.config ?? {}, inputs);
-      return outputsFrom(lxd, (await getInstance(lxd, inputs.name, { project })).value, inputs);
+      return outputsFrom(lxd, (await getInstance(lxd, inputs.name, { project })).value, inputs, [], inputs);
     }
     accepted(INCOMPLETE);
 
@@ -392,7 +405,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         throw new Error(`${why}. The instance that LXD created was removed, so the next run starts clean.`);
       }
     }
-    return outputsFrom(lxd, (await getInstance(lxd, inputs.name, { project })).value, inputs);
+    return outputsFrom(lxd, (await getInstance(lxd, inputs.name, { project })).value, inputs, [], inputs);
   },
 
   async read({ lxd, project }, props) {
@@ -423,7 +436,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
     // Keys still pending from an earlier update, unless the instance was started since.
     const carried = olds.lastUsedAt && lastUsedAt !== olds.lastUsedAt ? [] : olds.restartPendingKeys ?? [];
     const pending = restarted || !wasRunning ? [] : [...new Set([...carried, ...changedStartOnly])].sort();
-    return outputsFrom(lxd, inst, news, pending);
+    return outputsFrom(lxd, inst, news, pending, news);
   },
 
   async delete({ lxd, project }, props) {
@@ -485,7 +498,7 @@ async function recover(lxd: LxdClient, project: string, olds: InstanceOutputs, n
   if (!cur) return instanceKind.create({ lxd, project }, { ...news, adopt: false }, () => undefined);
   await judgeWithProfiles(lxd, project, news);
   await converge(lxd, project, cur.config ?? {}, news);
-  return outputsFrom(lxd, (await getInstance(lxd, news.name, { project })).value, news);
+  return outputsFrom(lxd, (await getInstance(lxd, news.name, { project })).value, news, [], news);
 }
 
 /**

@@ -1,13 +1,11 @@
 /**
  * How LXD reads config values, as the policy needs it: its boolean spellings, the preview unknown, and line
- * breaks. No imports: the policy is loaded by the provider host and by the program side.
+ * breaks. The policy is loaded by the provider host and by the program side: it imports only the rules.
  */
+import { UNKNOWN } from "../rules/values";
 
-/**
- * The value the Pulumi engine sends for inputs not known yet during preview (the same string as `UNKNOWN` in
- * provider/common.ts, which the policy cannot import: common.ts loads the REST client). Never judged.
- */
-export const PREVIEW_UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** The value the Pulumi engine sends for inputs not known yet during preview ({@link UNKNOWN}). Never judged. */
+export const PREVIEW_UNKNOWN = UNKNOWN;
 
 /**
  * LXD's spellings of true and false (canonical/lxd `shared.IsTrue` / `shared.IsFalse`): compared after

@@ -3,7 +3,7 @@ import {
   applyOptOuts, assess, hardenedConfig, judgeEffective, LXD_FALSE, LXD_TRUE, refusalMessage, securityReport, WEAKENING_CLASSES,
   type Nesting, type ProfileLayer, type WeakeningClass,
 } from "../../provider/policy";
-import { UNKNOWN } from "../../provider/common";
+import { UNKNOWN } from "../../provider/rules/values";
 
 const classes = (config: Record<string, string>, devices: Record<string, Record<string, string>> = {}, opts = {}) => assess(config, devices, opts).map((f) => f.class);
 

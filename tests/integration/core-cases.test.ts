@@ -1,0 +1,270 @@
+/**
+ * The core's promises against the real LXD, through Pulumi's own dynamic-provider host: the policy judges what
+ * really runs (C15), concurrent changes are not lost (C17), id maps do not shrink silently (C18), protected
+ * instances are not stopped before a delete LXD refuses (C20), and the kit's lifecycle rules.
+ */
+import { execFileSync } from "node:child_process";
+import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { CheckFailed, MiniEngine, randomName } from "../support/engine";
+import { instanceExists, localClient, removeInstance, removeProfile, removeProject, TEST_IMAGE } from "../support/lxd";
+import { createProfile, createProject, getInstance, type LxdClient } from "../../provider/lxd";
+
+let host: ProviderHost;
+let lxd: LxdClient;
+const instances: { name: string; project: string }[] = [];
+const profiles: string[] = [];
+const projects: string[] = [];
+
+beforeAll(async () => {
+  host = await startProviderHost({ config: { "lxd:remotes": JSON.stringify({ here: { socketPath: "/var/lib/lxd/unix.socket" } }) } });
+  lxd = localClient();
+});
+afterAll(async () => {
+  for (const m of instances) {
+    // A protected leftover must still go.
+    await lxd.request("PATCH", `/1.0/instances/${m.name}`, { project: m.project, body: { config: { "security.protection.delete": "false" } } }).catch(() => undefined);
+    await removeInstance(lxd, m.name, m.project);
+  }
+  for (const p of profiles) await removeProfile(lxd, p);
+  for (const p of projects) await removeProject(lxd, p);
+  await host?.close();
+  await lxd?.close();
+});
+
+function instanceEngine(name: string, project = "default"): MiniEngine {
+  instances.push({ name, project });
+  return new MiniEngine(host, "instance", name, "Instance");
+}
+
+async function weakProfile(config: Record<string, string>): Promise<string> {
+  const name = randomName("weak");
+  profiles.push(name);
+  await createProfile(lxd, { name, config, devices: {}, description: "made outside the stack" });
+  return name;
+}
+
+async function refusal(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return err instanceof CheckFailed ? err.failures.map((f) => f.reason).join("; ") : (err as Error).message;
+  }
+  throw new Error("expected a refusal, but it succeeded");
+}
+
+describe("C15 the policy judges the instance laid over its profiles", () => {
+  test("rejects an instance that names a privileged profile, before LXD creates it", async () => {
+    const weak = await weakProfile({ "security.privileged": "true" });
+    const name = randomName();
+    const e = instanceEngine(name);
+    const msg = await refusal(e.up({ name, image: TEST_IMAGE, profiles: ["default", weak], config: { "security.privileged": "" } }));
+    // An empty value never unsets the hardened default (check), and the profile is named (create).
+    expect(msg).toMatch(/security\.privileged/);
+    expect(await instanceExists(lxd, name)).toBe(false);
+
+    const msg2 = await refusal(e.up({ name, image: TEST_IMAGE, profiles: ["default", weak] }));
+    expect(msg2).toContain(`profile "${weak}"`);
+    expect(msg2).toContain("security.privileged");
+    expect(msg2).toContain('"privileged"');
+    expect(await instanceExists(lxd, name)).toBe(false);
+  });
+
+  test("rejects adding such a profile to an existing instance, which LXD keeps unchanged", async () => {
+    const weak = await weakProfile({ "security.privileged": "true" });
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, running: false });
+    const msg = await refusal(e.up({ name, image: TEST_IMAGE, running: false, profiles: ["default", weak] }));
+    expect(msg).toContain(`profile "${weak}"`);
+    expect((await getInstance(lxd, name)).value.profiles).toEqual(["default"]);
+  });
+
+  test("with the opt-out it is accepted and reported as weakened", async () => {
+    const weak = await weakProfile({ "security.syscalls.deny_compat": "false" });
+    const name = randomName();
+    const e = instanceEngine(name);
+    // The instance's own hardened deny_compat=true wins over the profile: nothing weakened, accepted.
+    await e.up({ name, image: TEST_IMAGE, running: false, profiles: ["default", weak] });
+    const weak2 = await weakProfile({ "security.privileged": "true" });
+    const name2 = randomName();
+    const e2 = instanceEngine(name2);
+    const s = await e2.up({ name: name2, image: TEST_IMAGE, running: false, profiles: ["default", weak2], securityOptOuts: ["privileged"], config: { "security.privileged": "" } });
+    expect((s.outputs.securityReport as { privileged: boolean }).privileged).toBe(true);
+    expect(JSON.stringify((s.outputs.securityReport as { warnings: string[] }).warnings)).toContain("security.privileged");
+    await e2.destroy();
+    await e.destroy();
+  });
+});
+
+test("C17 two updates of different keys at the same time both survive; a stale write is recomputed, not lost", async () => {
+  const name = randomName();
+  const a = instanceEngine(name);
+  await a.up({ name, image: TEST_IMAGE, running: false });
+  // A second program (another engine with its own state of the same instance) and the first one change different keys at once.
+  const b = new MiniEngine(host, "instance", name, "Instance");
+  b.state = JSON.parse(JSON.stringify(a.state));
+  for (let round = 0; round < 4; round++) {
+    await Promise.all([
+      a.up({ name, image: TEST_IMAGE, running: false, config: { "user.a": `a${round}` } }),
+      b.up({ name, image: TEST_IMAGE, running: false, config: { "user.b": `b${round}` } }),
+    ]);
+    const live = (await getInstance(lxd, name)).value.config;
+    expect(live["user.a"]).toBe(`a${round}`);
+    expect(live["user.b"]).toBe(`b${round}`);
+  }
+  // Out of band (`lxc config set`) between plan and apply: survives the next apply of another key.
+  execFileSync("lxc", ["config", "set", name, "user.byhand=1"]);
+  await a.up({ name, image: TEST_IMAGE, running: false, config: { "user.a": "last" } });
+  const live = (await getInstance(lxd, name)).value.config;
+  expect(live["user.byhand"]).toBe("1");
+  expect(live["user.a"]).toBe("last");
+  await a.destroy();
+});
+
+describe("C18 an isolated id map never shrinks silently", () => {
+  test("rejects removing nesting or lowering security.idmap.size at preview; growing is in place and says a restart is needed", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, nesting: { workload: "docker" } });
+    const before = (await getInstance(lxd, name)).value.config["security.idmap.size"];
+    expect(before).toBe("131072");
+
+    const msg = await refusal(e.up({ name, image: TEST_IMAGE }));
+    expect(msg).toMatch(/shrink from 131072 to 65536/);
+    expect(msg).toContain("replaceOnIdmapShrink");
+    const msg2 = await refusal(e.up({ name, image: TEST_IMAGE, nesting: { workload: "docker" }, config: { "security.idmap.size": 65536 } }));
+    expect(msg2).toMatch(/shrink/);
+    expect((await getInstance(lxd, name)).value.config["security.idmap.size"]).toBe("131072");
+
+    // Growing: in place, and the output says the running instance needs a restart for it.
+    const grown = await e.up({ name, image: TEST_IMAGE, nesting: { workload: "lxd" } });
+    expect(e.lastAction).toBe("update");
+    expect(grown.outputs.restartRequired).toBe(true);
+    expect(grown.outputs.restartPendingKeys).toContain("security.idmap.size");
+    // A restart outside the stack clears it on refresh.
+    execFileSync("lxc", ["restart", "--force", name]);
+    await e.refresh();
+    expect(e.state!.outputs.restartRequired).toBe(false);
+  });
+
+  test("replaceOnIdmapShrink plans a replacement instead", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, running: false, nesting: { workload: "docker" } });
+    const d = await e.diff({ name, image: TEST_IMAGE, running: false, replaceOnIdmapShrink: true });
+    expect(d.replaces).toContain("config");
+    await e.up({ name, image: TEST_IMAGE, running: false, replaceOnIdmapShrink: true });
+    expect(e.lastAction).toBe("replace");
+    expect((await getInstance(lxd, name)).value.config["security.idmap.size"]).toBeUndefined();
+    await e.destroy();
+  });
+
+  test("restartOnChange restarts a running instance when a start-only key changes", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, restartOnChange: true });
+    const first = (await getInstance(lxd, name)).value.last_used_at;
+    await new Promise((r) => setTimeout(r, 1100));
+    const s = await e.up({ name, image: TEST_IMAGE, restartOnChange: true, nesting: { workload: "docker" } });
+    expect(s.outputs.restartRequired).toBe(false);
+    expect((await getInstance(lxd, name)).value.last_used_at).not.toBe(first);
+    await e.destroy();
+  });
+});
+
+describe("C20 a protected instance", () => {
+  test("fails when destroyed without liftDeleteProtection: nothing is stopped, the error names the key", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, config: { "security.protection.delete": true } });
+    const msg = await refusal(e.destroy());
+    expect(msg).toContain("security.protection.delete");
+    expect(msg).toContain("liftDeleteProtection");
+    expect((await getInstance(lxd, name)).value.status).toBe("Running");
+
+    await e.up({ name, image: TEST_IMAGE, config: { "security.protection.delete": true }, liftDeleteProtection: true });
+    await e.destroy();
+    expect(await instanceExists(lxd, name)).toBe(false);
+  });
+});
+
+describe("lifecycle rules of the kit", () => {
+  test("an update of an instance deleted outside the stack says so and to refresh", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, running: false });
+    await removeInstance(lxd, name);
+    const msg = await refusal(e.up({ name, image: TEST_IMAGE, running: false, description: "x" }));
+    expect(msg).toContain(`Failed to update instance "${name}" in project "default"`);
+    expect(msg).toMatch(/deleted outside the stack.*pulumi refresh/);
+    await e.refresh();
+    expect(e.state).toBeUndefined();
+  });
+
+  test("rejects ephemeral with running: false at check, naming why", async () => {
+    const name = randomName();
+    const msg = await refusal(instanceEngine(name).up({ name, image: TEST_IMAGE, ephemeral: true, running: false }));
+    expect(msg).toMatch(/running must be true for an ephemeral instance/);
+  });
+
+  test("an instance without image is an empty container (source none), stopped; running: true is refused", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    expect(await refusal(e.up({ name, running: true }))).toMatch(/running must be false for an empty instance/);
+    const s = await e.up({ name });
+    expect(s.outputs.status).toBe("Stopped");
+    expect((await getInstance(lxd, name)).value.config["volatile.base_image"]).toBeUndefined();
+    await e.refresh();
+    expect((await e.diff({ name })).changes).toBe("none");
+    await e.destroy();
+  });
+
+  test("the default socket written out, or through a named remote, is the same server: no diff, no replacement", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, running: false });
+    const d = await e.diff({ name, image: TEST_IMAGE, running: false, connection: { socketPath: "/var/lib/lxd/unix.socket" } });
+    expect(d.changes).toBe("none");
+    const d2 = await e.diff({ name, image: TEST_IMAGE, running: false, connection: { remote: "here" } });
+    expect(d2.changes).toBe("none");
+    const d3 = await e.diff({ name, image: TEST_IMAGE, running: false, connection: { socketPath: "/run/other/unix.socket" } });
+    expect(d3.replaces).toContain("connection");
+    await e.destroy();
+  });
+
+  test("rejects a remote that stack config does not have, at preview", async () => {
+    const name = randomName();
+    const r = await instanceEngine(name).preview({ name, image: TEST_IMAGE, connection: { remote: "nowhere" } });
+    expect(r.check.failures.map((f) => f.reason).join()).toMatch(/connection.remote "nowhere" is not in stack config lxd:remotes \(known: here\)/);
+  });
+
+  test("rejects a profile in a project without features.profiles before anything is written", async () => {
+    const project = randomName("p");
+    projects.push(project);
+    await createProject(lxd, { name: project, config: { "features.profiles": "false" }, description: "" });
+    const name = randomName("prof");
+    const e = new MiniEngine(host, "profile", name, "Profile");
+    const msg = await refusal(e.up({ name, project, config: { "limits.cpu": 1 } }));
+    expect(msg).toMatch(/has no profiles of its own.*"default" project's profile/);
+    const live = await lxd.get<string[]>("/1.0/profiles", { project: "default" });
+    expect(live.metadata.some((u) => u.endsWith(`/${name}`))).toBe(false);
+  });
+
+  test("a profile change that would weaken instances already using it fails at preview unless acknowledged", async () => {
+    const pname = randomName("prof");
+    profiles.push(pname);
+    const p = new MiniEngine(host, "profile", pname, "Profile");
+    await p.up({ name: pname, config: { "user.x": "1" } });
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, running: false, profiles: ["default", pname] });
+    await p.refresh();
+    const weakened = { name: pname, config: { "user.x": "1" }, devices: { tty: { type: "unix-char", path: "/dev/tty0" } }, securityOptOuts: ["devices"] };
+    const msg = await refusal(p.up(weakened));
+    expect(msg).toContain(name);
+    expect(msg).toContain("weakenInstancesInUse");
+    await p.up({ ...weakened, weakenInstancesInUse: true });
+    await e.destroy();
+    await p.destroy();
+  });
+});
