@@ -98,7 +98,7 @@ const OUTPUT_KEYS = ["status", "imageFingerprint", "expandedConfig", "expandedDe
  * instance with `restartOnChange`).
  */
 export function isStartOnlyKey(key: string): boolean {
-  return /^(security\.(privileged|idmap\.|syscalls\.|nesting$)|raw\.(lxc|idmap|seccomp|apparmor|qemu)|limits\.kernel\.|linux\.kernel_modules$|boot\.|security\.secureboot)/.test(key);
+  return /^(security\.(privileged|idmap\.|syscalls\.|nesting$)|raw\.(lxc|idmap|seccomp|apparmor|qemu)|limits\.kernel\.|linux\.kernel_modules$|security\.secureboot)/.test(key);
 }
 
 /** The host-visible id map an instance config asks for: 0 = the shared map, else the isolated map's size. */

@@ -244,11 +244,12 @@ test("C12 keys the provider does not know pass to LXD unchanged with no perpetua
   const e = engineFor(name);
   const inputs = {
     name, image: TEST_IMAGE, running: false,
-    config: { "linux.kernel_modules": "overlay", "user.anything": 1, "cloud-init.user-data": "#cloud-config\n", "user.empty": "" },
+    config: { "snapshots.schedule": "@daily", "boot.autostart.priority": 5, "user.anything": 1, "cloud-init.user-data": "#cloud-config\n", "user.empty": "" },
   };
   await e.up(inputs);
   const live = (await getInstance(lxd, name)).value.config;
-  expect(live["linux.kernel_modules"]).toBe("overlay");
+  expect(live["snapshots.schedule"]).toBe("@daily");
+  expect(live["boot.autostart.priority"]).toBe("5");
   expect(live["user.anything"]).toBe("1");
   expect(live["cloud-init.user-data"]).toBe("#cloud-config\n");
   await e.refresh();
