@@ -1,5 +1,6 @@
 /** /1.0/instances: create from an image, get (with state), update with ETag, rename, delete, start/stop. */
 import { RequestOptions, type LxdClient } from "./client";
+import { LxdError } from "./errors";
 import type { Instance, InstancePut, InstancesPost, InstanceState, InstanceStatePut } from "./types";
 
 type Scope = Pick<RequestOptions, "project" | "target">;
@@ -83,4 +84,48 @@ export async function execInstance(lxd: LxdClient, name: string, command: string
     body: { command, "wait-for-websocket": false, interactive: false, "record-output": false, environment: {} },
   });
   return r.metadata.return ?? -1;
+}
+
+/**
+ * Whether LXD holds a record for the instance whose storage is unusable: what a daemon killed during a create
+ * (or a delete) leaves behind. Such a record answers GET like a stopped instance, refuses a second create
+ * (`This "instances" entry already exists`), fails a PUT (`Failed to write backup file`) and a start, and
+ * only a DELETE clears it (measured on LXD 5.0.2).
+ *
+ * Signals, all over REST (so they hold for remote servers too):
+ * - containers: `GET /1.0/instances/{name}/files?path=/` fails with 500 (`Instance storage pool not found`
+ *   when the daemon died before the volume record was written; `open …/rootfs: no such file or directory`
+ *   when it died before the volume was linked, or during a delete), while a healthy container, stopped or
+ *   running, lists its root directory;
+ * - any type: the root disk's volume `GET /1.0/storage-pools/{pool}/volumes/{container|virtual-machine}/{name}`
+ *   answers 404.
+ *
+ * @returns false when the instance does not exist (404) or is healthy; true when it is a broken record.
+ * @throws LxdError for anything else (transport errors included): the caller must not guess.
+ */
+export async function isBrokenInstance(lxd: LxdClient, name: string, scope: Scope = {}): Promise<boolean> {
+  let inst: Instance;
+  try {
+    inst = (await getInstance(lxd, name, scope)).value;
+  } catch (err) {
+    if (err instanceof LxdError && err.status === 404) return false;
+    throw err;
+  }
+  const pool = inst.expanded_devices?.root?.pool;
+  if (pool) {
+    try {
+      await lxd.get(`/1.0/storage-pools/${encodeURIComponent(pool)}/volumes/${inst.type}/${encodeURIComponent(name)}`, { project: scope.project });
+    } catch (err) {
+      if (err instanceof LxdError && err.status === 404) return true;
+      throw err;
+    }
+  }
+  if (inst.type !== "container") return false;
+  try {
+    await lxd.get(`${path(name)}/files`, { ...scope, query: { path: "/" } });
+    return false;
+  } catch (err) {
+    if (err instanceof LxdError && err.status === 500) return true;
+    throw err;
+  }
 }
