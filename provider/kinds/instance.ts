@@ -14,7 +14,7 @@
 import * as fs from "node:fs";
 import { z } from "zod";
 import {
-  createInstance, deleteInstance, getInstance, getProfile, getProject, hostHasAppArmor, isConflict, isNotFound, isPreconditionFailed, isTransportError,
+  createInstance, deleteInstance, getInstance, getProfile, getProject, hostHasAppArmor, isBrokenInstance, isConflict, isNotFound, isPreconditionFailed, isTransportError,
   isRunningStatus, renameInstance, resolveImageFingerprint, startInstance, stopInstance, updateInstance,
   type ConfigMap, type DeviceMap, type Instance as LxdInstance, type InstanceSource, type LxdClient,
 } from "../lxd";
@@ -280,20 +280,13 @@ export function threeWay<T>(base: Record<string, T>, desired: Record<string, T>,
 const ETAG_RETRIES = 5;
 
 /**
- * A broken instance record: LXD lists the instance but lost what backs it (a daemon killed while creating).
- * LXD 5.0.2 then answers the instance's own state, or a write to it, with an error about its storage or
- * backup file. Returns the reason, or undefined for a healthy record.
+ * Why an instance record is broken — LXD lists it but lost what backs it (its daemon was killed while creating or
+ * deleting it): a PUT then fails "Failed to write backup file" and a start fails — or undefined for a healthy
+ * record. See `isBrokenInstance` for the signals (all over REST).
  */
 async function brokenReason(lxd: LxdClient, inst: LxdInstance, project: string): Promise<string | undefined> {
-  if (inst.status === "Error") return `LXD reports status "Error" for it`;
-  try {
-    await lxd.get(`/1.0/instances/${encodeURIComponent(inst.name)}/state`, { project });
-    return undefined;
-  } catch (err) {
-    if (isNotFound(err)) return "its state cannot be read";
-    if (err instanceof Error && /storage|volume|backup|no such file/i.test(err.message)) return err.message;
-    throw err;
-  }
+  if (!(await isBrokenInstance(lxd, inst.name, { project }))) return undefined;
+  return `LXD holds a broken record of it (its storage is missing, e.g. the daemon was killed while creating it)`;
 }
 
 export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
@@ -431,7 +424,15 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
     await judgeWithProfiles(lxd, project, news);
     const changedStartOnly = Object.keys({ ...olds.config, ...news.config })
       .filter((k) => isStartOnlyKey(k) && olds.config?.[k] !== news.config[k]);
-    const { restarted, wasRunning, lastUsedAt } = await converge(lxd, project, olds.config ?? {}, news, olds, changedStartOnly);
+    let converged;
+    try {
+      converged = await converge(lxd, project, olds.config ?? {}, news, olds, changedStartOnly);
+    } catch (err) {
+      // A record LXD lost the storage of (found only now: the state was not refreshed) is replaced.
+      if (await isBrokenInstance(lxd, news.name, { project }).catch(() => false)) return recover(lxd, project, olds, news);
+      throw err;
+    }
+    const { restarted, wasRunning, lastUsedAt } = converged;
     const inst = (await getInstance(lxd, news.name, { project })).value;
     // Keys still pending from an earlier update, unless the instance was started since.
     const carried = olds.lastUsedAt && lastUsedAt !== olds.lastUsedAt ? [] : olds.restartPendingKeys ?? [];
