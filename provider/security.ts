@@ -10,7 +10,7 @@
  * below 100000.
  */
 import * as path from "node:path";
-import { UNKNOWN } from "./common";
+import { UNKNOWN } from "./rules/values";
 import type { ConfigMap, DeviceMap } from "./lxd";
 
 /**
