@@ -1,6 +1,6 @@
 /** The hardening policy's pure parts: idmap sizing, raw.lxc judgement, findings and the report. */
 import { applyOptOuts, assess, hardenedConfig, idmapSizeFor, judgeRawLxc, securityReport } from "../../provider/security";
-import { UNKNOWN } from "../../provider/common";
+import { UNKNOWN } from "../../provider/rules/values";
 
 test("idmap sizes follow how LXD allocates ids (65536 blocks, a nested LXD skips ids below 100000)", () => {
   expect(idmapSizeFor()).toBe(65536);
