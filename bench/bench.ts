@@ -384,7 +384,7 @@ async function main(): Promise<number> {
     console.log(`provider host start-up: ${host.startupMs} ms (spawn → Configure answered; ${((performance.now() - t0) / 1000).toFixed(2)} s with the gRPC connection)`);
     await bench.learnDesiredConfig(host);
     await host.close();
-    for (const mod of ["instance", "profile", "project", "image"]) {
+    for (const mod of ["instance", "profile", "project", "image"] as const) {
       console.log(`serialized provider (__provider) of ${mod}: ${(await providerText(mod)).length} characters`);
     }
 

@@ -19,12 +19,11 @@
  * weaken it.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { InstanceTimeouts } from "../provider/instance";
-import { Instance } from "../provider/instance";
-import type { LxdConnection } from "../provider/lxd";
-import { Profile } from "../provider/profile";
-import { DEFAULT_LIMITS, WEAKENING_CLASSES, type Nesting, type SecurityReport, type WeakeningClass } from "../provider/security";
-import { checkKnown, isSizeString, LXD_INSTANCE_NAME_RE, type Validation } from "./validation";
+import { Instance, type InstanceTimeouts } from "../resources/instance";
+import { Profile } from "../resources/profile";
+import type { ConnectionArgs } from "../provider/rules/connection";
+import { DEFAULT_LIMITS, WEAKENING_CLASSES, type Nesting, type SecurityReport, type WeakeningClass } from "../provider/policy";
+import { checkKnown, instanceNameRule, isSizeString, type Validation } from "./validation";
 
 type Scalar = string | number | boolean;
 
@@ -109,7 +108,7 @@ export interface HardenedContainerArgs {
   /** Operation time limits, in seconds (create, start, stop grace, update, delete). Defaults: 600 s each, 30 s stop grace. */
   timeouts?: pulumi.Input<InstanceTimeouts>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<LxdConnection>;
+  connection?: pulumi.Input<ConnectionArgs>;
 }
 
 /**
@@ -200,7 +199,7 @@ const CPU_RE = /^(\d+|\d+(-\d+)?(,\d+(-\d+)?)*)$/;
  */
 export function validateHardenedContainerArgs(args: HardenedContainerArgs): void {
   const rules: Validation[] = [
-    ["name", args.name, (v) => typeof v === "string" && LXD_INSTANCE_NAME_RE.test(v), "must be 1–63 letters, digits or dashes, starting with a letter"],
+    instanceNameRule("name", args.name),
     ["image", args.image, (v) => typeof v === "string" && v.trim() !== "", "must name an image alias or fingerprint"],
     ["project", args.project, (v) => typeof v === "string" && /^[^\s/_'"]*$/.test(v), "must be a project name without spaces, slashes, underscores or quotes"],
     ["pool", args.pool, (v) => typeof v === "string" && /^[^\s/]+$/.test(v), "must name a storage pool (non-empty, no spaces or slashes)"],

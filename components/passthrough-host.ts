@@ -26,7 +26,7 @@ import {
   type VerifyResult,
 } from "./passthrough/detection";
 import { checkKernelArg } from "./passthrough/kernel-cmdline";
-import { checkPciAddress, checkPciId, uniqueSorted } from "./passthrough/pci";
+import { checkPciAddress, checkPciId, uniqueSorted } from "../provider/rules/pci";
 import { planHost, type HostPlan, type PlanOptions } from "./passthrough/plan";
 import { renderApplyScript, renderDetectScript, renderVerifyScript } from "./passthrough/scripts";
 

@@ -26,10 +26,10 @@
  * project has `limits.disk`).
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { LxdConnection } from "../provider/lxd";
-import { Profile } from "../provider/profile";
-import { Project } from "../provider/project";
-import { DEFAULT_LIMITS } from "../provider/security";
+import { Profile } from "../resources/profile";
+import { Project } from "../resources/project";
+import type { ConnectionArgs } from "../provider/rules/connection";
+import { DEFAULT_LIMITS } from "../provider/policy";
 import type { ContainerLimits } from "./hardened-container";
 import { checkKnown, isSizeString, type Validation } from "./validation";
 
@@ -101,7 +101,7 @@ export interface TenantProjectArgs {
    */
   config?: pulumi.Input<Record<string, pulumi.Input<Scalar>>>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<LxdConnection>;
+  connection?: pulumi.Input<ConnectionArgs>;
 }
 
 /** Defaults of the project-wide limits. */

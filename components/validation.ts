@@ -4,9 +4,7 @@
  * not known yet (outputs of other resources, promises) are left to the providers' own checks.
  */
 import * as pulumi from "@pulumi/pulumi";
-
-/** LXD instance names: 1–63 letters, digits and dashes, starting with a letter. */
-export const LXD_INSTANCE_NAME_RE = /^[a-zA-Z][a-zA-Z0-9-]{0,62}$/;
+import { INSTANCE_NAME, type NameRule } from "../provider/rules/names";
 
 /** LXD size strings (`"512MiB"`, `"10GiB"`, `"1GB"`): a number and a byte unit. */
 const SIZE_RE = /^\d+(\.\d+)?(B|kB|MB|GB|TB|PB|EB|KiB|MiB|GiB|TiB|PiB|EiB)$/;
@@ -18,6 +16,16 @@ export function isSizeString(v: unknown): boolean {
 
 /** One rule: property path, its value as given, the test, and what it must be. */
 export type Validation = [propertyPath: string, value: unknown, ok: (v: unknown) => boolean, mustBe: string];
+
+/** A rule for a name: a string that follows LXD's naming rule (provider/rules/names.ts), in its words. */
+export function nameRule(propertyPath: string, value: unknown, rule: NameRule): Validation {
+  return [propertyPath, value, (v) => typeof v === "string" && rule.re.test(v), rule.mustBe];
+}
+
+/** A rule for an LXD instance name ({@link INSTANCE_NAME}: a hostname label). */
+export function instanceNameRule(propertyPath: string, value: unknown): Validation {
+  return nameRule(propertyPath, value, INSTANCE_NAME);
+}
 
 /** True when a value is known now: not absent, not an Output, not a promise. */
 export function isKnown(v: unknown): boolean {

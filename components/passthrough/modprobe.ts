@@ -10,7 +10,7 @@
  * - The initramfs hook copies the VFIO modules into the initramfs, where host drivers are often loaded first.
  */
 import { commentSafe } from "./kernel-cmdline";
-import { isPciAddress, isPciId, uniqueSorted } from "./pci";
+import { isPciAddress, isPciId, uniqueSorted } from "../../provider/rules/pci";
 
 /** How a module exists for a kernel: built in, loadable, or absent. */
 export type ModuleState = "builtin" | "module" | "missing";

@@ -6,7 +6,7 @@
 import type { DetectionResult } from "./detection";
 import { iommuKernelArgs, renderGrubDropIn } from "./kernel-cmdline";
 import { renderInitramfsHook, renderModulesLoad, renderVfioModprobe } from "./modprobe";
-import { isBridgeClass, uniqueSorted } from "./pci";
+import { isBridgeClass, uniqueSorted } from "../../provider/rules/pci";
 import type { ManagedFile } from "./scripts";
 import { renderLxdLimits, renderLxdSysctl } from "./sysctl";
 

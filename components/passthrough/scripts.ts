@@ -7,7 +7,7 @@
  * The shell text below is written without `${…}` so it can live in plain template strings; values are passed
  * in a small header of single-quoted assignments produced by {@link shQuote}.
  */
-import { PCI_ADDRESS_PATTERN, PCI_ID_PATTERN, isPciAddress, isPciId, uniqueSorted } from "./pci";
+import { PCI_ADDRESS_PATTERN, PCI_ID_PATTERN, isPciAddress, isPciId, uniqueSorted } from "../../provider/rules/pci";
 import { shQuote } from "./shell";
 
 /** Devices a script looks at. Both lists hold normalised values only. */

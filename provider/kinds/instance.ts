@@ -356,8 +356,8 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
     if (size && range !== undefined && size > range) {
       throw new Error(`security.idmap.size ${size} (needed for ${inputs.nesting ? `nesting ${JSON.stringify(inputs.nesting)}` : "this config"}) exceeds the host's subordinate id range for root (${range} ids in /etc/subuid)`);
     }
+    const source = await sourceOf(lxd, project, inputs); // also says when the project does not exist
     await judgeWithProfiles(lxd, project, inputs);
-    const source = await sourceOf(lxd, project, inputs);
     try {
       await oneAtATime(lxd.endpoint, () => createInstance(lxd, {
         name: inputs.name, type: inputs.type, description: inputs.description, config: inputs.config, devices: inputs.devices,

@@ -12,8 +12,8 @@ import type { ProviderConfig } from "./connection";
 
 /** Inputs every kind has. */
 export interface KindInputs {
-  /** The LXD object's name. */
-  name: string;
+  /** The LXD object's name. Kinds whose object is named otherwise (an image by fingerprint, a device by instance and device name) give {@link Kind.idOf} and {@link Kind.subject}. */
+  name?: string;
   /** The project; "" or absent = `default`. Absent for kinds that are not in a project. */
   project?: string;
   connection?: ConnectionArgs;
@@ -55,14 +55,25 @@ export interface Kind<I extends KindInputs, O extends I> {
   readonly diffKeys: readonly (keyof I & string)[];
   /** Those of {@link diffKeys} whose change forces replacement. */
   readonly replaceKeys: readonly (keyof I & string)[];
+  /**
+   * The resource's id, from its state (or, for a partial create, from the inputs and what `accepted` got).
+   * Default: `<project>/<name>`, or `<name>` for kinds that are not in a project. When given, read returns it
+   * too, so an id that follows the object (a project renamed in place) is corrected by a refresh.
+   */
+  idOf?(props: O): string;
+  /**
+   * What a failure names, between "Failed to " and " in project": default `<verb> <noun> "<name>"`; `verb` is
+   * one of create, read, update, delete. E.g. `attach device "gpu0" to instance "c1"` for a device's create.
+   */
+  subject?(verb: string, props: I | O): string;
   /** Validates and normalises the new inputs (engine keys such as `__provider` already removed). */
   check(news: Record<string, unknown>, ctx: CheckContext): Promise<KindCheck<I>>;
   /** Refines the kit's diff (e.g. a rename that cannot be done in place). */
   diff?(olds: O, news: I, base: pulumi.dynamic.DiffResult): pulumi.dynamic.DiffResult;
   /** Creates the object; calls `accepted` as soon as LXD holds it. */
   create(s: Scope, inputs: I, accepted: Accepted<O>): Promise<O>;
-  /** Reads the object; an LXD 404 means it is gone. */
-  read(s: Scope, props: O): Promise<O>;
+  /** Reads the object; an LXD 404 means it is gone, and so does `undefined` (LXD answered, but the object is not there, e.g. a device no longer on its instance). */
+  read(s: Scope, props: O): Promise<O | undefined>;
   /** Brings the object from `olds` (the state) to `news`. An LXD 404 means it was deleted outside the stack. */
   update(s: Scope, olds: O, news: I): Promise<O>;
   /** Deletes the object; an LXD 404 means it is already gone. */

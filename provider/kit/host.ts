@@ -14,21 +14,26 @@ import { KINDS, type KindName } from "./registry";
 
 type Props = Record<string, unknown> & KindInputs;
 
-/** `project/name` for kinds in a project, `name` for the others. */
+/** The kind's own id, else `project/name` for kinds in a project, `name` for the others. */
 function idOf(kind: AnyKind, p: Props): string {
-  return kind.inProject === false ? p.name : `${normalizeProject(p.project)}/${p.name}`;
+  if (kind.idOf) return kind.idOf(p);
+  return kind.inProject === false ? String(p.name) : `${normalizeProject(p.project)}/${p.name}`;
 }
 
 function scopeOf(p: Props, config?: ProviderConfig): Scope {
   return { lxd: clientFor(p.connection, config), project: normalizeProject(p.project), config };
 }
 
-/** `Failed to <verb> <noun> "<name>" in project "<p>": <message>`, unless the message already says so. */
+/**
+ * `Failed to <verb> <noun> "<name>" in project "<p>": <message>`, unless the kind's message already says so
+ * (LXD's own messages often start with "Failed to" too: an LxdError is always prefixed).
+ */
 export function failure(kind: AnyKind, verb: string, p: Props, err: unknown): Error {
   const detail = err instanceof LxdError ? (err.isTransport ? err.message : err.lxdMessage || err.message) : err instanceof Error ? err.message : String(err);
-  if (/^Failed to /.test(detail)) return err instanceof Error ? err : new Error(detail);
+  if (!(err instanceof LxdError) && /^Failed to /.test(detail)) return err instanceof Error ? err : new Error(detail);
   const where = kind.inProject === false ? "" : ` in project "${normalizeProject(p.project)}"`;
-  const wrapped = new Error(`Failed to ${verb} ${kind.noun} "${p.name}"${where}: ${detail}`, { cause: err });
+  const what = kind.subject ? kind.subject(verb, p) : `${verb} ${kind.noun} "${p.name}"`;
+  const wrapped = new Error(`Failed to ${what}${where}: ${detail}`, { cause: err });
   return err instanceof LxdError ? Object.assign(wrapped, { status: err.status }) : wrapped;
 }
 
@@ -64,25 +69,26 @@ export function kitProvider(kind: AnyKind) {
     },
 
     async create(inputs: Props, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {
-      const id = idOf(kind, inputs);
       let held: Record<string, unknown> | undefined;
       try {
         const s = scopeOf(inputs, config);
         const outs = await kind.create(s, inputs, (properties) => {
           held = properties === false ? undefined : { ...inputs, ...properties };
         });
-        return { id, outs: stripUndefined(outs) };
+        return { id: idOf(kind, outs), outs: stripUndefined(outs) };
       } catch (err) {
         const e = failure(kind, "create", inputs, err);
         if (!held) throw e;
-        throw partialCreate(`${e.message} (LXD holds the ${kind.noun}: it is kept in state, and the next run converges from it)`, id, held);
+        throw partialCreate(`${e.message} (LXD holds the ${kind.noun}: it is kept in state, and the next run converges from it)`, idOf(kind, held as Props), held);
       }
     },
 
     async read(id: string, props: Props, config?: ProviderConfig): Promise<pulumi.dynamic.ReadResult> {
       try {
-        const outs = stripUndefined(await kind.read(scopeOf(props, config), props));
-        return { id, props: outs, inputs: inputsOf(kind, outs) } as pulumi.dynamic.ReadResult;
+        const read = await kind.read(scopeOf(props, config), props);
+        if (!read) return { id: "", props: {} };
+        const outs = stripUndefined(read);
+        return { id: kind.idOf ? kind.idOf(outs) : id, props: outs, inputs: inputsOf(kind, outs) } as pulumi.dynamic.ReadResult;
       } catch (err) {
         if (isNotFound(err)) return { id: "", props: {} };
         throw failure(kind, "read", props, err);

@@ -12,7 +12,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { providerShim } from "../../provider/shim";
+import { providerShim } from "../../resources/shim";
 import {
   LxdClient, createImageAlias, deleteImage, deleteImageAlias, deleteInstance, deleteProject, getImage, getImageAlias, getInstance,
   importImageFile, isNotFound, listProjects, stopInstance,
@@ -45,7 +45,7 @@ const left = {
 
 beforeAll(async () => {
   lxd = new LxdClient();
-  for (const m of ["image", "project", "instance"]) text[m] = await serializeProvider(providerShim(m));
+  for (const m of ["image", "project", "instance"] as const) text[m] = await serializeProvider(providerShim(m));
   host = await startProviderHost();
   work = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lxd-image-"));
   // One base image built by the project's own script; variants differ by one file, so each has its own fingerprint.

@@ -38,7 +38,7 @@ afterAll(async () => {
 test("a user's project serializes the installed package's shim, which finds the implementation by package name", async () => {
   // Serialized where the user's program runs, from the installed copy.
   const text = execFileSync(process.execPath, ["-e", `
-    const { providerShim } = require("pulumi-lxd-hardened/dist/provider/shim.js");
+    const { providerShim } = require("pulumi-lxd-hardened/dist/resources/shim.js");
     const { serializeFunction } = require("@pulumi/pulumi/runtime/closure/serializeClosure");
     const p = providerShim("instance");
     serializeFunction(() => p, { allowSecrets: true }).then((s) => process.stdout.write(s.text));

@@ -6,7 +6,7 @@
  * instance, and bad inputs. Needs `bash scripts/lxd-setup.sh` and `npm run build` (the shim loads `dist/`).
  */
 import { randomBytes } from "node:crypto";
-import { providerShim } from "../../provider/shim";
+import { providerShim } from "../../resources/shim";
 import {
   LxdClient, createInstance, createProject, deleteInstance, deleteProject, getInstance, getProject, listProjects, stopInstance,
 } from "../../provider/lxd";

@@ -36,7 +36,7 @@ describe("HardenedContainer validation", () => {
   });
 
   it("rejects a container name LXD would refuse", () => {
-    expectInputError(() => validateHardenedContainerArgs(container({ name: "9web" })), "name", /must be 1–63 letters, digits or dashes, starting with a letter, but "9web" was provided/);
+    expectInputError(() => validateHardenedContainerArgs(container({ name: "9web" })), "name", /must be 1–63 letters, digits or dashes, starting with a letter and not ending with a dash, but "9web" was provided/);
     expectInputError(() => validateHardenedContainerArgs(container({ name: "web_1" })), "name", /starting with a letter/);
   });
 

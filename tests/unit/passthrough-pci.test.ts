@@ -1,4 +1,4 @@
-import { checkPciAddress, checkPciId, isBridgeClass, isPciAddress, uniqueSorted } from "../../components/passthrough/pci";
+import { checkPciAddress, checkPciId, isBridgeClass, isPciAddress, uniqueSorted } from "../../provider/rules/pci";
 
 describe("checkPciAddress", () => {
   test.each([

@@ -1,5 +1,5 @@
 /**
- * PciDevice: one host device (a GPU, a PCI function, or a character device node) attached to an existing
+ * PciDevice, host side: one host device (a GPU, a PCI function, or a character device node) attached to an existing
  * LXD instance that this resource does not otherwise manage.
  *
  * LXD endpoints: GET|PUT /1.0/instances/{name} (ETag + If-Match, one retry on 412), PUT
@@ -37,16 +37,18 @@
  * of this correctly (node creation with the container's id map, cgroup v1 or v2 rules, hot-plug), so this
  * package only ever generates those.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkWith, containsUnknown, DEVICE_OWNER_PREFIX, diffProps, normalizeProject, sameJson, stripUndefined, projectSchema } from "./common";
-import { clientFor, connectionSchema, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
-  getInstance, isNotFound, isPreconditionFailed, isRunningStatus, startInstance, stopInstance, updateInstance, wrapLxdError,
+  getInstance, isPreconditionFailed, isRunningStatus, startInstance, stopInstance, updateInstance,
   type Instance as LxdInstance, type LxdClient,
-} from "./lxd";
-import { providerShim } from "./shim";
-import { checkPciAddress } from "../components/passthrough/pci";
+} from "../lxd";
+import { DEVICE_NAME, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
+import { connectionSchema, type ConnectionArgs } from "../rules/connection";
+import { containsUnknown, DEVICE_OWNER_PREFIX, sameJson, stripUndefined } from "../rules/values";
+import { checkWith } from "../kit/check";
+import type { Accepted, Kind } from "../kit/contract";
+import { checkPciAddress } from "../rules/pci";
 
 /** The device kinds this resource attaches (LXD device `type`). */
 export type PciDeviceKind = "gpu" | "pci" | "unix-char";
@@ -54,78 +56,6 @@ export type PciDeviceKind = "gpu" | "pci" | "unix-char";
 export type GpuType = "physical" | "mdev" | "mig" | "sriov";
 /** The instance type a device is meant for. */
 export type InstanceTypeHint = "container" | "virtual-machine";
-
-/** Inputs of {@link PciDevice}. */
-export interface PciDeviceArgs {
-  /** Name of the existing instance to attach to. Changing this forces replacement. */
-  instance: pulumi.Input<string>;
-  /** LXD project of the instance. Default `default`. Changing this forces replacement. */
-  project?: pulumi.Input<string>;
-  /**
-   * LXD device name on the instance (1–63 letters, digits, `-`, `_`, `.`, starting with a letter or digit).
-   * Must not already be used on the instance by anything else. Default: the resource name. Changing this
-   * forces replacement.
-   */
-  deviceName?: pulumi.Input<string>;
-  /** LXD device type: `gpu`, `pci` (virtual machines only) or `unix-char` (containers only). */
-  kind: pulumi.Input<PciDeviceKind>;
-  /**
-   * The instance type this device is meant for. Optional: when given, combinations LXD does not support are
-   * refused at preview; in any case the real type is read from LXD at create and a mismatch is refused.
-   */
-  instanceType?: pulumi.Input<InstanceTypeHint>;
-  /**
-   * `gpu` only — LXD `gputype`: `physical` (whole GPU; containers and VMs), `mig` (an NVIDIA MIG instance;
-   * containers only), `mdev` / `sriov` (mediated device / virtual function; VMs only). Default `physical`.
-   */
-  gputype?: pulumi.Input<GpuType>;
-  /**
-   * `gpu`: the GPU's PCI address (LXD `pci`); `pci`: the device to pass through (LXD `address`).
-   * Format `BB:DD.F` or `DDDD:BB:DD.F` in hex, stored as `DDDD:BB:DD.F` lower case (domain `0000` by default).
-   */
-  pci?: pulumi.Input<string>;
-  /** `gpu` only — PCI vendor id (LXD `vendorid`), four hex digits, e.g. `10de`; stored lower case. */
-  vendorId?: pulumi.Input<string>;
-  /** `gpu` only — PCI product id (LXD `productid`), four hex digits; stored lower case. */
-  productId?: pulumi.Input<string>;
-  /** `gpu` only — the DRM card id (LXD `id`, the N of `/dev/dri/cardN`), a non-negative integer. */
-  cardId?: pulumi.Input<number>;
-  /** `gpu` with gputype `mdev` — the mdev profile to create (LXD `mdev`), e.g. `i915-GVTg_V5_4`. */
-  mdev?: pulumi.Input<string>;
-  /** `gpu` with gputype `mig` — the MIG instance UUID (LXD `mig.uuid`), optionally prefixed `MIG-`. */
-  migUuid?: pulumi.Input<string>;
-  /** `gpu` with gputype `mig` — MIG compute instance id (LXD `mig.ci`); needs `migGi`, excludes `migUuid`. */
-  migCi?: pulumi.Input<number>;
-  /** `gpu` with gputype `mig` — MIG GPU instance id (LXD `mig.gi`); needs `migCi`, excludes `migUuid`. */
-  migGi?: pulumi.Input<number>;
-  /** `unix-char` only — host path of the character device (LXD `source`). At least one of `source`, `path`. */
-  source?: pulumi.Input<string>;
-  /** `unix-char` only — path inside the container (LXD `path`). Default: `source`. */
-  path?: pulumi.Input<string>;
-  /** `unix-char` only — device major number (LXD `major`). Default: read from `source` on the host. */
-  major?: pulumi.Input<number>;
-  /** `unix-char` only — device minor number (LXD `minor`). Default: read from `source` on the host. */
-  minor?: pulumi.Input<number>;
-  /** `unix-char` and container `gpu` — owner uid of the node inside the container (LXD `uid`). Default 0. */
-  uid?: pulumi.Input<number>;
-  /** `unix-char` and container `gpu` — group gid of the node inside the container (LXD `gid`). Default 0. */
-  gid?: pulumi.Input<number>;
-  /** `unix-char` and container `gpu` — octal file mode of the node (LXD `mode`), e.g. `"0660"`. Default `0660`. */
-  mode?: pulumi.Input<string>;
-  /** `unix-char` only — whether the device must exist for the container to start (LXD `required`). Default true. */
-  required?: pulumi.Input<boolean>;
-  /**
-   * When the instance is running: stop it, attach (or change) the device, and start it again, so that LXD's
-   * start-time validation is reported here (and the device removed again if the start fails). Without it, a
-   * running container gets the device hot-plugged (LXD validates it then); a stopped instance is not started.
-   * Default false.
-   */
-  restartIfRunning?: pulumi.Input<boolean>;
-  /** Clean-shutdown grace before a stop is forced, in seconds (with `restartIfRunning`). Default 30. */
-  stopGraceSec?: pulumi.Input<number>;
-  /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<ConnectionArgs>;
-}
 
 /** Inputs after check: normalised; `device` is exactly what is written to LXD. */
 export interface PciDeviceInputs {
@@ -170,8 +100,6 @@ export interface PciDeviceOutputs extends PciDeviceInputs {
 
 /** Value of the ownership marker. */
 const MARKER_VALUE = "PciDevice";
-const DEVICE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
-const INSTANCE_NAME_RE = /^[a-zA-Z][a-zA-Z0-9-]{0,62}$/;
 const HEX4_RE = /^[0-9a-fA-F]{4}$/;
 const MODE_RE = /^0?[0-7]{3}$/;
 const UUID_RE = /^(MIG-)?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
@@ -188,9 +116,9 @@ function schema() {
   const uint = z.number().int().min(0);
   return z
     .object({
-      instance: z.string().regex(INSTANCE_NAME_RE, "must be an instance name: 1–63 letters, digits or dashes, starting with a letter"),
+      instance: nameSchema(INSTANCE_NAME),
       project: projectSchema(),
-      deviceName: z.string().regex(DEVICE_NAME_RE, "must be 1–63 letters, digits, '-', '_' or '.', starting with a letter or digit"),
+      deviceName: nameSchema(DEVICE_NAME),
       kind: z.enum(["gpu", "pci", "unix-char"]),
       instanceType: z.enum(["container", "virtual-machine"]).optional(),
       gputype: z.enum(["physical", "mdev", "mig", "sriov"]).optional(),
@@ -360,16 +288,15 @@ function securityNote(i: PciDeviceInputs, type: InstanceTypeHint): string {
 }
 
 const markerOf = (deviceName: string) => `${DEVICE_OWNER_PREFIX}${deviceName}`;
-const idOf = (i: { project: string; instance: string; deviceName: string }) => `${i.project}/${i.instance}/${i.deviceName}`;
 
 function outputsOf(i: PciDeviceInputs, type: InstanceTypeHint, device: Record<string, string>): PciDeviceOutputs {
   const inputs = { ...i, device };
-  return stripUndefined({
+  return {
     ...inputs,
     resolvedInstanceType: type,
     ownerKey: markerOf(i.deviceName),
     securityNote: securityNote(inputs, type),
-  } satisfies PciDeviceOutputs);
+  } satisfies PciDeviceOutputs;
 }
 
 /**
@@ -406,167 +333,112 @@ function without(cur: LxdInstance, deviceName: string) {
   return { config, devices };
 }
 
-class PciDeviceProvider {
-  async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
-    const { value, failures } = checkWith(schema(), news);
-    if (!value) return { inputs: news, failures };
-    const r = validate(value, news);
-    if (r.failures.length) return { inputs: news, failures: r.failures };
-    if (!r.device) return { inputs: news }; // preview with unknowns: nothing more to say yet
-    const inputs: PciDeviceInputs = stripUndefined({ ...value, ...r.normalized, project: normalizeProject(value.project), device: r.device });
-    return { inputs: { ...news, ...inputs } };
-  }
+/** LXD's message of an error, without our prefix. */
+const lxdSays = (err: unknown) => (err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message;
 
-  async diff(_id: string, olds: PciDeviceOutputs, news: PciDeviceInputs): Promise<pulumi.dynamic.DiffResult> {
-    return diffProps(olds, news, ["instance", "project", "deviceName", "device"], ["instance", "project", "deviceName"]);
-  }
+/** What a failure names, per verb: `attach device "gpu0" to instance "c1"`, … */
+const PHRASES: Record<string, (d: string, i: string) => string> = {
+  create: (d, i) => `attach device "${d}" to instance "${i}"`,
+  read: (d, i) => `read device "${d}" of instance "${i}"`,
+  update: (d, i) => `update device "${d}" of instance "${i}"`,
+  delete: (d, i) => `detach device "${d}" from instance "${i}"`,
+};
 
-  async create(inputs: PciDeviceInputs, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {
-    const lxd = clientFor(inputs.connection, config);
-    const project = normalizeProject(inputs.project);
-    const what = `device "${inputs.deviceName}" to instance`;
-    let cur: LxdInstance;
+/**
+ * Writes the device and its marker; with `restartIfRunning`, around a stop/start, rolling back a failed start.
+ * `accepted` (at create) is told once LXD holds the device, and told again when the rollback removed it.
+ */
+async function apply(lxd: LxdClient, i: PciDeviceInputs, project: string, verb: "attach" | "update", accepted?: Accepted<PciDeviceOutputs>): Promise<void> {
+  const put = () => modifyInstance(lxd, i.instance, project, (c) => ({
+    config: { ...(c.config ?? {}), [markerOf(i.deviceName)]: MARKER_VALUE },
+    devices: { ...(c.devices ?? {}), [i.deviceName]: i.device },
+  }));
+  const running = isRunningStatus((await getInstance(lxd, i.instance, { project })).value.status);
+  if (!(running && i.restartIfRunning)) {
+    await put(); // a running container: LXD hot-plugs and validates the device now, and refuses the PUT if that fails
+    accepted?.();
+    return;
+  }
+  await stopInstance(lxd, i.instance, { project, graceSec: i.stopGraceSec ?? 30 });
+  await put();
+  accepted?.();
+  try {
+    await startInstance(lxd, i.instance, { project });
+  } catch (startErr) {
+    const why = `Failed to start instance "${i.instance}" in project "${project}": ${lxdSays(startErr)}`.replace(/\s+/g, " ")
+      + ` (after it was stopped to ${verb} device "${i.deviceName}")`;
+    // Roll back: take the device off again and bring the instance back up without it.
     try {
-      cur = (await getInstance(lxd, inputs.instance, { project })).value;
-    } catch (err) {
-      throw wrapLxdError(err, `attach device "${inputs.deviceName}" to`, "instance", inputs.instance, project);
+      await modifyInstance(lxd, i.instance, project, (c) => without(c, i.deviceName));
+      await startInstance(lxd, i.instance, { project });
+    } catch (rollbackErr) {
+      throw new Error(`${why}; rolling back (removing the device and starting the instance again) also failed: ${(rollbackErr as Error).message}`);
     }
+    accepted?.(false); // nothing is held any more
+    throw new Error(`${why}. The device was removed again and the instance restarted without it.`);
+  }
+}
+
+export const pciDeviceKind: Kind<PciDeviceInputs, PciDeviceOutputs> = {
+  noun: "device",
+  outputKeys: ["resolvedInstanceType", "ownerKey", "securityNote"],
+  diffKeys: ["instance", "project", "deviceName", "device"],
+  replaceKeys: ["instance", "project", "deviceName"],
+  idOf: (p) => `${normalizeProject(p.project)}/${p.instance}/${p.deviceName}`,
+  subject: (verb, p) => (PHRASES[verb] ?? ((d, i) => `${verb} device "${d}" of instance "${i}"`))(p.deviceName, p.instance),
+
+  async check(news) {
+    const { value, failures } = checkWith(schema(), news);
+    if (!value) return { failures };
+    const r = validate(value, news);
+    if (r.failures.length) return { failures: r.failures };
+    if (!r.device) return { failures: [] }; // preview with unknowns: nothing more to say yet
+    return { inputs: stripUndefined({ ...value, ...r.normalized, project: normalizeProject(value.project), device: r.device }) as PciDeviceInputs };
+  },
+
+  async create({ lxd, project }, inputs, accepted) {
+    const cur = (await getInstance(lxd, inputs.instance, { project })).value;
     const type = cur.type;
     if (inputs.instanceType && inputs.instanceType !== type) {
-      throw new Error(`Failed to attach ${what} "${inputs.instance}" in project "${project}": instanceType "${inputs.instanceType}" was given, but LXD reports the instance as a ${type}`);
+      throw new Error(`instanceType "${inputs.instanceType}" was given, but LXD reports the instance as a ${type}`);
     }
     const refused = typeFailures(inputs.kind, inputs.gputype, type, { uid: inputs.uid, gid: inputs.gid, mode: inputs.mode });
-    if (refused.length) {
-      throw new Error(`Failed to attach ${what} "${inputs.instance}" in project "${project}": ${refused.map((f) => f.reason).join("; ")}`);
-    }
+    if (refused.length) throw new Error(refused.map((f) => f.reason).join("; "));
     const existing = cur.devices?.[inputs.deviceName];
     if (existing && !(cur.config?.[markerOf(inputs.deviceName)] !== undefined && sameJson(existing, inputs.device))) {
       const owner = cur.config?.[markerOf(inputs.deviceName)] !== undefined ? "another PciDevice resource" : "the instance itself or another tool (it has no ownership marker)";
-      throw new Error(`Failed to attach ${what} "${inputs.instance}" in project "${project}": the instance already has a device named "${inputs.deviceName}", managed by ${owner}; choose another deviceName`);
+      throw new Error(`the instance already has a device named "${inputs.deviceName}", managed by ${owner}; choose another deviceName`);
     }
-    await this.apply(lxd, inputs, project, "attach");
-    return { id: idOf({ ...inputs, project }), outs: outputsOf({ ...inputs, project }, type, inputs.device) };
-  }
+    await apply(lxd, inputs, project, "attach", accepted);
+    return outputsOf({ ...inputs, project }, type, inputs.device);
+  },
 
-  async read(id: string, props: PciDeviceOutputs, config?: ProviderConfig): Promise<pulumi.dynamic.ReadResult> {
-    const lxd = clientFor(props.connection, config);
-    const project = normalizeProject(props.project);
-    let cur: LxdInstance;
-    try {
-      cur = (await getInstance(lxd, props.instance, { project })).value;
-    } catch (err) {
-      if (isNotFound(err)) return { id: "", props: {} };
-      throw wrapLxdError(err, `read device "${props.deviceName}" of`, "instance", props.instance, project);
-    }
+  async read({ lxd, project }, props) {
+    const cur = (await getInstance(lxd, props.instance, { project })).value;
     const device = cur.devices?.[props.deviceName];
-    if (!device || cur.config?.[markerOf(props.deviceName)] === undefined) return { id: "", props: {} };
-    const outs = outputsOf({ ...props, project }, cur.type, device);
-    const { resolvedInstanceType: _t, ownerKey: _k, securityNote: _n, ...inputs } = outs;
-    return { id, props: outs, inputs };
-  }
+    // The device (or our marker) is no longer on the instance: gone.
+    if (!device || cur.config?.[markerOf(props.deviceName)] === undefined) return undefined;
+    return outputsOf({ ...props, project }, cur.type, device);
+  },
 
-  async update(_id: string, _olds: PciDeviceOutputs, news: PciDeviceInputs, config?: ProviderConfig): Promise<pulumi.dynamic.UpdateResult> {
-    const lxd = clientFor(news.connection, config);
-    const project = normalizeProject(news.project);
-    let type: InstanceTypeHint;
-    try {
-      type = (await getInstance(lxd, news.instance, { project })).value.type;
-    } catch (err) {
-      throw wrapLxdError(err, `update device "${news.deviceName}" of`, "instance", news.instance, project);
-    }
+  async update({ lxd, project }, _olds, news) {
+    const type = (await getInstance(lxd, news.instance, { project })).value.type;
     const refused = typeFailures(news.kind, news.gputype, type, { uid: news.uid, gid: news.gid, mode: news.mode });
-    if (refused.length) throw new Error(`Failed to update device "${news.deviceName}" of instance "${news.instance}" in project "${project}": ${refused.map((f) => f.reason).join("; ")}`);
-    await this.apply(lxd, news, project, "update");
-    return { outs: outputsOf({ ...news, project }, type, news.device) };
-  }
+    if (refused.length) throw new Error(refused.map((f) => f.reason).join("; "));
+    await apply(lxd, news, project, "update");
+    return outputsOf({ ...news, project }, type, news.device);
+  },
 
-  async delete(_id: string, props: PciDeviceOutputs, config?: ProviderConfig): Promise<void> {
-    const lxd = clientFor(props.connection, config);
-    const project = normalizeProject(props.project);
-    try {
-      const cur = (await getInstance(lxd, props.instance, { project })).value;
-      const restart = props.restartIfRunning && isRunningStatus(cur.status) && cur.devices?.[props.deviceName] !== undefined;
-      if (restart) await stopInstance(lxd, props.instance, { project, graceSec: props.stopGraceSec ?? 30 });
-      await modifyInstance(lxd, props.instance, project, (c) => {
-        // Only what carries our marker is ours; a device of that name without it belongs to someone else now.
-        if (c.config?.[markerOf(props.deviceName)] === undefined) return undefined;
-        return without(c, props.deviceName);
-      });
-      if (restart) await startInstance(lxd, props.instance, { project });
-    } catch (err) {
-      if (isNotFound(err)) return; // the instance is gone, and the device with it
-      throw wrapLxdError(err, `detach device "${props.deviceName}" from`, "instance", props.instance, project);
-    }
-  }
-
-  /** Writes the device and its marker; with `restartIfRunning`, around a stop/start, rolling back a failed start. */
-  private async apply(lxd: LxdClient, i: PciDeviceInputs, project: string, verb: "attach" | "update"): Promise<void> {
-    const label = `${verb === "attach" ? "attach device" : "update device"} "${i.deviceName}" ${verb === "attach" ? "to" : "of"}`;
-    const put = () => modifyInstance(lxd, i.instance, project, (c) => ({
-      config: { ...(c.config ?? {}), [markerOf(i.deviceName)]: MARKER_VALUE },
-      devices: { ...(c.devices ?? {}), [i.deviceName]: i.device },
-    }));
-    let running = false;
-    try {
-      running = isRunningStatus((await getInstance(lxd, i.instance, { project })).value.status);
-      if (!(running && i.restartIfRunning)) {
-        await put(); // a running container: LXD hot-plugs and validates the device now, and refuses the PUT if that fails
-        return;
-      }
-      await stopInstance(lxd, i.instance, { project, graceSec: i.stopGraceSec ?? 30 });
-      await put();
-    } catch (err) {
-      throw wrapLxdError(err, label, "instance", i.instance, project);
-    }
-    try {
-      await startInstance(lxd, i.instance, { project });
-    } catch (startErr) {
-      const lxdSays = wrapLxdError(startErr, "start", "instance", i.instance, project).message.replace(/\s+/g, " ");
-      const why = `${lxdSays} (after it was stopped to ${verb} device "${i.deviceName}")`;
-      // Roll back: take the device off again and bring the instance back up without it.
-      try {
-        await modifyInstance(lxd, i.instance, project, (c) => without(c, i.deviceName));
-        await startInstance(lxd, i.instance, { project });
-      } catch (rollbackErr) {
-        throw new Error(`${why}; rolling back (removing the device and starting the instance again) also failed: ${(rollbackErr as Error).message}`);
-      }
-      throw new Error(`${why}. The device was removed again and the instance restarted without it.`);
-    }
-  }
-}
-
-/** The implementation the shim loads in the provider host. */
-export const provider = new PciDeviceProvider();
-
-/**
- * One host device attached to an existing LXD instance: a `gpu` (physical/mig for containers,
- * physical/mdev/sriov for VMs), a `pci` pass-through (VMs only) or a `unix-char` node (containers only).
- * Unsupported combinations and malformed PCI addresses, ids and paths are refused at preview; the real
- * instance type is checked at create. Device access is a `devices` weakening by nature: this resource is the
- * explicit intent, and `securityNote` states the access it grants. The device is marked with
- * `user.pulumi-lxd.device.<deviceName>` so that an `Instance` resource on the same instance leaves it alone.
- * It never generates `raw.lxc` `lxc.cgroup.devices.allow` / `lxc.mount.entry` lines: they do nothing useful
- * for unprivileged containers and break on cgroup2 hosts.
- */
-export class PciDevice extends pulumi.dynamic.Resource {
-  declare readonly instance: pulumi.Output<string>;
-  declare readonly project: pulumi.Output<string>;
-  declare readonly deviceName: pulumi.Output<string>;
-  declare readonly kind: pulumi.Output<PciDeviceKind>;
-  declare readonly device: pulumi.Output<Record<string, string>>;
-  declare readonly resolvedInstanceType: pulumi.Output<InstanceTypeHint>;
-  declare readonly ownerKey: pulumi.Output<string>;
-  declare readonly securityNote: pulumi.Output<string>;
-
-  constructor(name: string, args: PciDeviceArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      providerShim("pci-device"),
-      name,
-      { ...args, deviceName: args.deviceName ?? name, device: undefined, resolvedInstanceType: undefined, ownerKey: undefined, securityNote: undefined },
-      opts,
-      "lxd",
-      "PciDevice",
-    );
-    this.securityNote.apply((n) => { if (n) pulumi.log.info(n, this); });
-  }
-}
+  async delete({ lxd, project }, props) {
+    // An instance that is gone took the device with it: the kit counts that 404 as done.
+    const cur = (await getInstance(lxd, props.instance, { project })).value;
+    const restart = props.restartIfRunning && isRunningStatus(cur.status) && cur.devices?.[props.deviceName] !== undefined;
+    if (restart) await stopInstance(lxd, props.instance, { project, graceSec: props.stopGraceSec ?? 30 });
+    await modifyInstance(lxd, props.instance, project, (c) => {
+      // Only what carries our marker is ours; a device of that name without it belongs to someone else now.
+      if (c.config?.[markerOf(props.deviceName)] === undefined) return undefined;
+      return without(c, props.deviceName);
+    });
+    if (restart) await startInstance(lxd, props.instance, { project });
+  },
+};

@@ -1,6 +1,6 @@
 /**
- * Image: an LXD image, imported from a unified image tarball on the machine running Pulumi or copied from
- * another image server, with the aliases that name it.
+ * Image, host side: an LXD image, imported from a unified image tarball on the machine running Pulumi or
+ * copied from another image server, with the aliases that name it.
  *
  * LXD endpoints: POST /1.0/images (upload, or pull from a server), GET|PUT|DELETE /1.0/images/{fingerprint},
  * POST /1.0/images/aliases, GET|PUT|DELETE /1.0/images/aliases/{name}.
@@ -15,15 +15,17 @@
  */
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkWith, containsUnknown, diffProps, normalizeProject, partialCreate, stripUndefined, UNKNOWN, projectSchema } from "./common";
-import { clientFor, connectionSchema, type ConnectionArgs, type ProviderConfig } from "./connection";
 import {
-  copyImage, createImageAlias, deleteImage, deleteImageAlias, getImage, getImageAlias, importImageFile, isConflict, isNotFound, wrapLxdError,
-  type Image as LxdImage, type LxdClient, 
-} from "./lxd";
-import { providerShim } from "./shim";
+  copyImage, createImageAlias, deleteImage, deleteImageAlias, getImage, getImageAlias, importImageFile, isConflict, isNotFound,
+  type Image as LxdImage, type LxdClient,
+} from "../lxd";
+import { normalizeProject, projectSchema } from "../rules/names";
+import { connectionSchema, type ConnectionArgs } from "../rules/connection";
+import { containsUnknown, stripUndefined, UNKNOWN } from "../rules/values";
+import { checkWith } from "../kit/check";
+import { amend } from "../kit/errors";
+import type { Kind } from "../kit/contract";
 
 /** One alias of the image. */
 export interface ImageAliasSpec {
@@ -45,27 +47,6 @@ export interface ImageSource {
   fingerprint?: string;
   /** PEM certificate of an `lxd`-protocol server. */
   certificate?: string;
-}
-
-/** Inputs of {@link Image}. */
-export interface ImageArgs {
-  /**
-   * Path (on the machine running Pulumi) of a unified image tarball (`metadata.yaml` + `rootfs/`). Its SHA-256
-   * is the image fingerprint; a change of content forces replacement. Exactly one of `file` and `source`.
-   */
-  file?: pulumi.Input<string>;
-  /** Copy the image from another server instead. Forces replacement. */
-  source?: pulumi.Input<ImageSource>;
-  /** Aliases to create for the image (in its project). Added, removed and re-described in place. Default none. */
-  aliases?: pulumi.Input<pulumi.Input<ImageAliasSpec>[]>;
-  /** LXD project. Default `default`. A project with `features.images=true` holds its own copy; otherwise the default project's images are used. Forces replacement. */
-  project?: pulumi.Input<string>;
-  /** Visible to untrusted clients (LXD `public`). Default false. Updated in place. */
-  public?: pulumi.Input<boolean>;
-  /** Wait for the upload or copy, in seconds (-1: no limit). Default 600. */
-  timeoutSec?: pulumi.Input<number>;
-  /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
-  connection?: pulumi.Input<ConnectionArgs>;
 }
 
 /** Inputs after check. */
@@ -189,7 +170,7 @@ function outputsFrom(img: LxdImage, inputs: ImageInputs, extra: { adopted: boole
   const mine = new Set(inputs.aliases.map((a) => a.name));
   // An adopted image may carry aliases that are not ours; an image this stack made has only ours, others are drift.
   const aliases = (img.aliases ?? []).filter((a) => !extra.adopted || mine.has(a.name)).map((a) => ({ name: a.name, description: a.description ?? "" }));
-  return stripUndefined({
+  return {
     ...inputs,
     aliases: byName(aliases),
     public: img.public,
@@ -197,13 +178,24 @@ function outputsFrom(img: LxdImage, inputs: ImageInputs, extra: { adopted: boole
     size: img.size ?? 0,
     architecture: img.architecture ?? "",
     ...extra,
-  } satisfies ImageOutputs);
+  } satisfies ImageOutputs;
 }
 
-class ImageProvider {
-  async check(_olds: Record<string, unknown>, news: Record<string, unknown>): Promise<pulumi.dynamic.CheckResult> {
+/** What the image is called in messages before it has a fingerprint: its file, or its server and alias/fingerprint. */
+const labelOf = (i: ImageInputs) => i.file ?? `${i.source?.server} ${i.source?.alias ?? i.source?.fingerprint}`;
+
+export const imageKind: Kind<ImageInputs, ImageOutputs> = {
+  noun: "image",
+  outputKeys: ["fingerprint", "size", "architecture", "adopted", "addedAliases", "adoptedPublic"],
+  diffKeys: ["file", "fileSha256", "source", "aliases", "public", "timeoutSec", "project"],
+  replaceKeys: ["fileSha256", "source", "project"],
+  idOf: (p) => `${normalizeProject(p.project)}/${p.fingerprint}`,
+  // Created: named by its file or source; afterwards by its fingerprint.
+  subject: (verb, p) => `${verb} image "${verb === "create" ? labelOf(p) : short((p as ImageOutputs).fingerprint ?? "")}"`,
+
+  async check(news) {
     const { value, failures } = checkWith(schema(), news);
-    if (!value) return { inputs: news, failures };
+    if (!value) return { failures };
     const inputs: ImageInputs = stripUndefined({ ...value, aliases: byName(value.aliases), project: normalizeProject(value.project), fileSha256: undefined });
     if (value.file !== undefined) {
       if (containsUnknown(value.file)) {
@@ -213,24 +205,14 @@ class ImageProvider {
           inputs.fileSha256 = await sha256File(value.file);
         } catch (err) {
           const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "does not exist" : `cannot be read (${(err as Error).message})`;
-          return { inputs: news, failures: [{ property: "file", reason: `file "${value.file}" ${why} on the machine running Pulumi` }] };
+          return { failures: [{ property: "file", reason: `file "${value.file}" ${why} on the machine running Pulumi` }] };
         }
       }
     }
-    const { fileSha256: _stale, ...rest } = news;
-    return { inputs: { ...rest, ...inputs } };
-  }
+    return { inputs };
+  },
 
-  async diff(_id: string, olds: ImageOutputs, news: ImageInputs): Promise<pulumi.dynamic.DiffResult> {
-    return diffProps(olds, news, ["file", "fileSha256", "source", "aliases", "public", "timeoutSec", "project"], ["fileSha256", "source", "project"]);
-  }
-
-  async create(inputs: ImageInputs, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {
-    const lxd = clientFor(inputs.connection, config);
-    const project = normalizeProject(inputs.project);
-    const label = inputs.file ?? `${inputs.source?.server} ${inputs.source?.alias ?? inputs.source?.fingerprint}`;
-    const fail = (err: unknown) => wrapLxdError(err, "create", "image", label, project);
-
+  async create({ lxd, project }, inputs, accepted) {
     // Known fingerprint (file content, or a full fingerprint to copy): adopt the image if the project has it.
     const known = inputs.fileSha256 ?? (inputs.source?.fingerprint?.length === 64 ? inputs.source.fingerprint : undefined);
     let existing: LxdImage | undefined;
@@ -238,40 +220,31 @@ class ImageProvider {
       try {
         existing = (await getImage(lxd, known, { project })).value;
       } catch (err) {
-        if (!isNotFound(err)) throw fail(err);
+        if (!isNotFound(err)) throw err;
       }
     }
-    let plan: { free: string[]; ours: string[] };
-    try {
-      plan = await aliasPlan(lxd, inputs.aliases, known, project);
-    } catch (err) {
-      throw fail(err);
-    }
+    const plan = await aliasPlan(lxd, inputs.aliases, known, project);
 
     let fingerprint: string;
     const adopted = existing !== undefined;
     const adoptedPublic = existing?.public;
     if (existing) {
       fingerprint = existing.fingerprint;
+    } else if (inputs.file) {
+      fingerprint = await importImageFile(lxd, inputs.file, { project, public: inputs.public, timeoutSec: inputs.timeoutSec });
     } else {
-      try {
-        if (inputs.file) {
-          fingerprint = await importImageFile(lxd, inputs.file, { project, public: inputs.public, timeoutSec: inputs.timeoutSec });
-        } else {
-          const s = inputs.source!;
-          fingerprint = await copyImage(lxd, {
-            source: stripUndefined({ type: "image", mode: "pull", server: s.server, protocol: s.protocol ?? "simplestreams", alias: s.alias, fingerprint: s.fingerprint, certificate: s.certificate }),
-            public: inputs.public,
-          }, { project, timeoutSec: inputs.timeoutSec });
-        }
-      } catch (err) {
-        throw fail(err);
-      }
+      const s = inputs.source!;
+      fingerprint = await copyImage(lxd, {
+        source: stripUndefined({ type: "image", mode: "pull", server: s.server, protocol: s.protocol ?? "simplestreams", alias: s.alias, fingerprint: s.fingerprint, certificate: s.certificate }),
+        public: inputs.public,
+      }, { project, timeoutSec: inputs.timeoutSec });
     }
-    const id = `${project}/${fingerprint}`;
+    const added: string[] = [];
+    const held = (): Partial<ImageOutputs> => ({ fingerprint, size: 0, architecture: "", adopted, addedAliases: [...added], adoptedPublic });
+    // An image this stack imported is held from now on; an adopted one from the first alias this stack adds.
+    if (!adopted) accepted(held());
 
     // Aliases (and `public` on an adopted image); undo on failure so nothing is left half made.
-    const added: string[] = [];
     try {
       for (const a of inputs.aliases) {
         if (plan.ours.includes(a.name)) {
@@ -281,6 +254,7 @@ class ImageProvider {
         try {
           await createImageAlias(lxd, { name: a.name, target: fingerprint, description: a.description }, { project });
           added.push(a.name);
+          accepted(held());
         } catch (err) {
           if (!isConflict(err)) throw err;
           const cur = await getImageAlias(lxd, a.name, { project });
@@ -290,126 +264,72 @@ class ImageProvider {
       }
       if (adopted) await setPublic(lxd, fingerprint, inputs.public, project);
     } catch (err) {
-      const why = fail(err).message;
       try {
         for (const n of added) await deleteImageAlias(lxd, n, { project });
         if (!adopted) await deleteImage(lxd, fingerprint, { project });
       } catch (cleanupErr) {
         if (!isNotFound(cleanupErr)) {
-          throw partialCreate(`${why}; undoing the import also failed (${(cleanupErr as Error).message}), so the image is kept in state`, id, {
-            ...inputs, fingerprint, size: 0, architecture: "", adopted, addedAliases: added, adoptedPublic,
-          });
+          accepted(held()); // the kit keeps it in state as partially created
+          throw amend(err, `; undoing the import also failed (${(cleanupErr as Error).message})`);
         }
       }
-      throw new Error(`${why}. ${adopted ? "The aliases it added were removed." : "The image it imported was removed, so the next run starts clean."}`);
+      accepted(false); // nothing is held any more
+      throw amend(err, `. ${adopted ? "The aliases it added were removed." : "The image it imported was removed, so the next run starts clean."}`);
     }
+    accepted(held());
     const img = (await getImage(lxd, fingerprint, { project })).value;
-    return { id, outs: outputsFrom(img, inputs, { adopted, addedAliases: added, adoptedPublic }) };
-  }
+    return outputsFrom(img, inputs, { adopted, addedAliases: added, adoptedPublic });
+  },
 
-  async read(id: string, props: ImageOutputs, config?: ProviderConfig): Promise<pulumi.dynamic.ReadResult> {
-    const lxd = clientFor(props.connection, config);
-    const project = normalizeProject(props.project);
-    try {
-      const img = (await getImage(lxd, props.fingerprint, { project })).value;
-      const outs = outputsFrom(img, props, { adopted: props.adopted, addedAliases: props.addedAliases ?? [], adoptedPublic: props.adoptedPublic });
-      return { id, props: outs, inputs: inputsOf(outs) };
-    } catch (err) {
-      if (isNotFound(err)) return { id: "", props: {} };
-      throw wrapLxdError(err, "read", "image", short(props.fingerprint), project);
-    }
-  }
+  async read({ lxd, project }, props) {
+    const img = (await getImage(lxd, props.fingerprint, { project })).value;
+    return outputsFrom(img, props, { adopted: props.adopted, addedAliases: props.addedAliases ?? [], adoptedPublic: props.adoptedPublic });
+  },
 
-  async update(_id: string, olds: ImageOutputs, news: ImageInputs, config?: ProviderConfig): Promise<pulumi.dynamic.UpdateResult> {
-    const lxd = clientFor(news.connection, config);
-    const project = normalizeProject(news.project);
+  async update({ lxd, project }, olds, news) {
     const fingerprint = olds.fingerprint;
     const added = new Set(olds.addedAliases ?? []);
-    try {
-      const img = (await getImage(lxd, fingerprint, { project })).value;
-      const have = new Map((img.aliases ?? []).map((a) => [a.name, a.description ?? ""]));
-      const want = new Set(news.aliases.map((a) => a.name));
-      // Removed from the program: delete the alias if this resource made it (or owns the whole image).
-      for (const a of olds.aliases ?? []) {
-        if (want.has(a.name) || !have.has(a.name)) continue;
-        if (!olds.adopted || added.has(a.name)) await deleteImageAlias(lxd, a.name, { project });
-        added.delete(a.name);
-      }
-      // Aliases on an image this stack made that nobody declared (drift): removed.
-      if (!olds.adopted) for (const n of have.keys()) if (!want.has(n) && !(olds.aliases ?? []).some((a) => a.name === n)) await deleteImageAlias(lxd, n, { project });
-      const plan = await aliasPlan(lxd, news.aliases.filter((a) => !have.has(a.name)), fingerprint, project);
-      for (const a of news.aliases) {
-        if (have.has(a.name)) {
-          if (have.get(a.name) !== a.description) await setAliasDescription(lxd, a.name, fingerprint, a.description, project);
-        } else if (plan.free.includes(a.name)) {
-          await createImageAlias(lxd, { name: a.name, target: fingerprint, description: a.description }, { project });
-          added.add(a.name);
-        }
-      }
-      await setPublic(lxd, fingerprint, news.public, project);
-    } catch (err) {
-      throw wrapLxdError(err, "update", "image", short(fingerprint), project);
-    }
     const img = (await getImage(lxd, fingerprint, { project })).value;
-    return { outs: outputsFrom(img, news, { adopted: olds.adopted, addedAliases: [...added].sort(), adoptedPublic: olds.adoptedPublic }) };
-  }
-
-  async delete(_id: string, props: ImageOutputs, config?: ProviderConfig): Promise<void> {
-    const lxd = clientFor(props.connection, config);
-    const project = normalizeProject(props.project);
-    try {
-      if (props.adopted) {
-        // Not ours: remove only the aliases this resource added, put `public` back, keep the image.
-        for (const n of props.addedAliases ?? []) {
-          try {
-            const cur = await getImageAlias(lxd, n, { project });
-            if (cur.target === props.fingerprint) await deleteImageAlias(lxd, n, { project });
-          } catch (err) {
-            if (!isNotFound(err)) throw err;
-          }
-        }
-        if (props.adoptedPublic !== undefined) await setPublic(lxd, props.fingerprint, props.adoptedPublic, project);
-        return;
-      }
-      await deleteImage(lxd, props.fingerprint, { project });
-    } catch (err) {
-      if (isNotFound(err)) return;
-      throw wrapLxdError(err, "delete", "image", short(props.fingerprint), project);
+    const have = new Map((img.aliases ?? []).map((a) => [a.name, a.description ?? ""]));
+    const want = new Set(news.aliases.map((a) => a.name));
+    // Removed from the program: delete the alias if this resource made it (or owns the whole image).
+    for (const a of olds.aliases ?? []) {
+      if (want.has(a.name) || !have.has(a.name)) continue;
+      if (!olds.adopted || added.has(a.name)) await deleteImageAlias(lxd, a.name, { project });
+      added.delete(a.name);
     }
-  }
-}
+    // Aliases on an image this stack made that nobody declared (drift): removed.
+    if (!olds.adopted) for (const n of have.keys()) if (!want.has(n) && !(olds.aliases ?? []).some((a) => a.name === n)) await deleteImageAlias(lxd, n, { project });
+    const plan = await aliasPlan(lxd, news.aliases.filter((a) => !have.has(a.name)), fingerprint, project);
+    for (const a of news.aliases) {
+      if (have.has(a.name)) {
+        if (have.get(a.name) !== a.description) await setAliasDescription(lxd, a.name, fingerprint, a.description, project);
+      } else if (plan.free.includes(a.name)) {
+        await createImageAlias(lxd, { name: a.name, target: fingerprint, description: a.description }, { project });
+        added.add(a.name);
+      }
+    }
+    await setPublic(lxd, fingerprint, news.public, project);
+    const after = (await getImage(lxd, fingerprint, { project })).value;
+    return outputsFrom(after, news, { adopted: olds.adopted, addedAliases: [...added].sort(), adoptedPublic: olds.adoptedPublic });
+  },
 
-/** The inputs a refreshed state corresponds to (so that refresh itself shows no diff). */
-function inputsOf(o: ImageOutputs): ImageInputs {
-  const { fingerprint: _f, size: _s, architecture: _a, adopted: _d, addedAliases: _l, adoptedPublic: _p, ...inputs } = o;
-  return inputs;
-}
+  async delete({ lxd, project }, props) {
+    if (props.adopted) {
+      // Not ours: remove only the aliases this resource added, put `public` back, keep the image.
+      for (const n of props.addedAliases ?? []) {
+        try {
+          const cur = await getImageAlias(lxd, n, { project });
+          if (cur.target === props.fingerprint) await deleteImageAlias(lxd, n, { project });
+        } catch (err) {
+          if (!isNotFound(err)) throw err; // one alias already gone: the others still go
+        }
+      }
+      if (props.adoptedPublic !== undefined) await setPublic(lxd, props.fingerprint, props.adoptedPublic, project);
+      return;
+    }
+    await deleteImage(lxd, props.fingerprint, { project });
+  },
+};
 
-/** The implementation the shim loads in the provider host. */
-export const provider = new ImageProvider();
 
-/**
- * An LXD image from a local unified tarball or another image server, with its aliases. An image that already
- * exists (same fingerprint) is adopted and never deleted by this stack.
- */
-export class Image extends pulumi.dynamic.Resource {
-  declare readonly fingerprint: pulumi.Output<string>;
-  declare readonly fileSha256: pulumi.Output<string | undefined>;
-  declare readonly size: pulumi.Output<number>;
-  declare readonly architecture: pulumi.Output<string>;
-  declare readonly aliases: pulumi.Output<Required<ImageAliasSpec>[]>;
-  declare readonly project: pulumi.Output<string>;
-  declare readonly public: pulumi.Output<boolean>;
-  declare readonly adopted: pulumi.Output<boolean>;
-
-  constructor(name: string, args: ImageArgs, opts?: pulumi.CustomResourceOptions) {
-    super(
-      providerShim("image"),
-      name,
-      { ...args, fileSha256: undefined, fingerprint: undefined, size: undefined, architecture: undefined, adopted: undefined, addedAliases: undefined, adoptedPublic: undefined },
-      opts,
-      "lxd",
-      "Image",
-    );
-  }
-}

@@ -1,0 +1,57 @@
+/**
+ * Image, program side: the `Image` resource class and its inputs. The provider host runs the `image` kind
+ * (provider/kinds/image.ts).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { ConnectionArgs } from "../provider/rules/connection";
+import type { ImageAliasSpec, ImageSource } from "../provider/kinds/image";
+import { providerShim } from "./shim";
+
+export type { ImageAliasSpec, ImageSource, ImageInputs, ImageOutputs } from "../provider/kinds/image";
+
+/** Inputs of {@link Image}. */
+export interface ImageArgs {
+  /**
+   * Path (on the machine running Pulumi) of a unified image tarball (`metadata.yaml` + `rootfs/`). Its SHA-256
+   * is the image fingerprint; a change of content forces replacement. Exactly one of `file` and `source`.
+   */
+  file?: pulumi.Input<string>;
+  /** Copy the image from another server instead. Forces replacement. */
+  source?: pulumi.Input<ImageSource>;
+  /** Aliases to create for the image (in its project). Added, removed and re-described in place. Default none. */
+  aliases?: pulumi.Input<pulumi.Input<ImageAliasSpec>[]>;
+  /** LXD project. Default `default`. A project with `features.images=true` holds its own copy; otherwise the default project's images are used. Forces replacement. */
+  project?: pulumi.Input<string>;
+  /** Visible to untrusted clients (LXD `public`). Default false. Updated in place. */
+  public?: pulumi.Input<boolean>;
+  /** Wait for the upload or copy, in seconds (-1: no limit). Default 600. */
+  timeoutSec?: pulumi.Input<number>;
+  /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
+  connection?: pulumi.Input<ConnectionArgs>;
+}
+
+/**
+ * An LXD image from a local unified tarball or another image server, with its aliases. An image that already
+ * exists (same fingerprint) is adopted and never deleted by this stack.
+ */
+export class Image extends pulumi.dynamic.Resource {
+  declare readonly fingerprint: pulumi.Output<string>;
+  declare readonly fileSha256: pulumi.Output<string | undefined>;
+  declare readonly size: pulumi.Output<number>;
+  declare readonly architecture: pulumi.Output<string>;
+  declare readonly aliases: pulumi.Output<Required<ImageAliasSpec>[]>;
+  declare readonly project: pulumi.Output<string>;
+  declare readonly public: pulumi.Output<boolean>;
+  declare readonly adopted: pulumi.Output<boolean>;
+
+  constructor(name: string, args: ImageArgs, opts?: pulumi.CustomResourceOptions) {
+    super(
+      providerShim("image"),
+      name,
+      { ...args, fileSha256: undefined, fingerprint: undefined, size: undefined, architecture: undefined, adopted: undefined, addedAliases: undefined, adoptedPublic: undefined },
+      opts,
+      "lxd",
+      "Image",
+    );
+  }
+}
