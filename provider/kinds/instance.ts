@@ -292,7 +292,11 @@ async function brokenReason(lxd: LxdClient, inst: LxdInstance, project: string):
 export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
   noun: "instance",
   outputKeys: OUTPUT_KEYS,
-  diffKeys: ["name", "config", "devices", "profiles", "description", "running", "project", "type", "image", "imageServer", "imageProtocol", "ephemeral"],
+  // The provider's own settings are compared too, so that the state (which delete and update read) follows them.
+  diffKeys: [
+    "name", "config", "devices", "profiles", "description", "running", "project", "type", "image", "imageServer", "imageProtocol", "ephemeral",
+    "securityOptOuts", "timeouts", "restartOnChange", "replaceOnIdmapShrink", "liftDeleteProtection",
+  ],
   replaceKeys: ["project", "type", "image", "imageServer", "imageProtocol", "ephemeral"],
 
   async check(news, { olds }) {
@@ -533,7 +537,9 @@ async function converge(
       }, read.etag, { project, timeoutSec: t.updateSec ?? DEFAULT_WAIT });
       break;
     } catch (err) {
-      if (!isPreconditionFailed(err)) throw err;
+      // Another writer got in between: a stale ETag (412), or LXD 5.0.2's per-instance operation lock when two
+      // updates start at the same moment ("A matching non-reusable operation has now succeeded").
+      if (!isPreconditionFailed(err) && !/matching non-reusable operation/i.test((err as Error).message)) throw err;
       if (attempt + 1 >= ETAG_RETRIES) {
         throw new Error(`the instance changed concurrently ${ETAG_RETRIES} times while this update was written (ETag mismatch); nothing of this update was applied. Run \`pulumi refresh\` and retry`, { cause: err });
       }

@@ -120,7 +120,8 @@ export async function isBrokenInstance(lxd: LxdClient, name: string, scope: Scop
       throw err;
     }
   }
-  if (inst.type !== "container") return false;
+  // An empty container (source `none`, no `volatile.base_image`) has no rootfs to list: only the volume tells.
+  if (inst.type !== "container" || !inst.config?.["volatile.base_image"]) return false;
   try {
     await lxd.get(`${path(name)}/files`, { ...scope, query: { path: "/" } });
     return false;

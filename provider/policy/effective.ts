@@ -49,6 +49,7 @@ export interface EffectiveJudgement {
  *   finding, since it lets a profile or LXD's default decide.
  * - devices: a device of the same name in a later profile or in the instance replaces the earlier device whole.
  * - each finding's `source` is the layer the effective setting came from; `refusalMessage` names it.
+ * - a weakening a profile sets but a later layer shadows is a finding too (its reason says what shadows it).
  * Preview unknowns (a whole layer, a value or a device) are carried into the result and never judged.
  */
 export function judgeEffective(input: EffectiveInput): EffectiveJudgement {
@@ -80,10 +81,23 @@ export function judgeEffective(input: EffectiveInput): EffectiveJudgement {
   const emptied = isUnknownMap(input.config)
     ? []
     : Object.entries(input.config).filter(([, v]) => v === "").flatMap(([k]) => judgeConfigValue(k, "", opts).map(from("instance")));
-  const findings = [
+  const effective = [
     ...Object.entries(config).flatMap(([k, v]) => judgeConfigValue(k, v, opts).map(from(configSources[k]))),
     ...emptied,
     ...Object.entries(devices).flatMap(([n, d]) => judgeDevice(n, d).map(from(deviceSources[n]))),
   ];
+  // A weakening a profile sets that a later layer shadows today is judged too (case C15): only that other
+  // layer's key keeps it from taking effect, and a change there (an opted-out "", `lxc config unset`) would
+  // switch it on without any judgement.
+  const seen = new Set(effective.map((f) => `${f.source} ${f.key}`));
+  const shadowed = input.profiles.flatMap((p) => {
+    const source = `profile "${p.name}"`;
+    const cfg = isUnknownMap(p.config) ? [] : Object.entries(p.config ?? {}).filter(([k, v]) => v !== "" && configSources[k] !== source)
+      .flatMap(([k, v]) => judgeConfigValue(k, v, opts).map((f) => ({ ...f, source, reason: `${f.reason} (shadowed today by ${configSources[k] === "instance" ? "the instance's own value" : configSources[k]})` })));
+    const dev = isUnknownMap(p.devices) ? [] : Object.entries(p.devices ?? {}).filter(([n]) => deviceSources[n] !== source)
+      .flatMap(([n, d]) => judgeDevice(n, d).map((f) => ({ ...f, source, reason: `${f.reason} (shadowed today by ${deviceSources[n] === "instance" ? "the instance's own device" : deviceSources[n]})` })));
+    return [...cfg, ...dev].filter((f) => !seen.has(`${f.source} ${f.key}`));
+  });
+  const findings = [...effective, ...shadowed];
   return { config, devices, configSources, deviceSources, findings, ...applyOptOuts(findings, input.optOuts) };
 }

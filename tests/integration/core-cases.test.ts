@@ -83,8 +83,13 @@ describe("C15 the policy judges the instance laid over its profiles", () => {
     const weak = await weakProfile({ "security.syscalls.deny_compat": "false" });
     const name = randomName();
     const e = instanceEngine(name);
-    // The instance's own hardened deny_compat=true wins over the profile: nothing weakened, accepted.
-    await e.up({ name, image: TEST_IMAGE, running: false, profiles: ["default", weak] });
+    // Shadowed today by the instance's own hardened deny_compat=true, but only that key keeps it off: refused too,
+    // and accepted with the opt-out.
+    const shadowed = await refusal(e.up({ name, image: TEST_IMAGE, running: false, profiles: ["default", weak] }));
+    expect(shadowed).toContain(`profile "${weak}" sets security.syscalls.deny_compat=false`);
+    expect(shadowed).toContain("shadowed today by the instance's own value");
+    expect(await instanceExists(lxd, name)).toBe(false);
+    await e.up({ name, image: TEST_IMAGE, running: false, profiles: ["default", weak], securityOptOuts: ["seccomp"] });
     const weak2 = await weakProfile({ "security.privileged": "true" });
     const name2 = randomName();
     const e2 = instanceEngine(name2);
