@@ -8,11 +8,20 @@
  *   4. destroy  all N
  * each through our provider (the SDK's dynamic-provider host over gRPC, one host per phase as one
  * `pulumi` command starts one, resources driven with the engine's parallelism) and through LXD's REST API
- * directly with minimal calls (the floor), plus Ansible's community.general.lxd_container where installed.
- * After every phase, what LXD holds is checked; a phase that leaves LXD wrong fails the run (exit 1).
+ * directly with minimal calls (the floor), plus Ansible's community.general.lxd_container where installed
+ * (ansible-playbook as an asynchronous child process, one run per phase, `--forks` = the parallelism).
+ * After every phase, what LXD holds is checked, and so is what each tool said it did (the provider's
+ * create/update/no-change, Ansible's per-host `changed` count); a phase that leaves LXD wrong or a tool that
+ * misreports fails the run (exit 1).
  *
- * HTTP requests are counted by a unix-socket proxy in front of LXD that the host (env LXD_SOCKET) and the
- * floor client talk to.
+ * Figures per phase: the phase time; for the provider also its host's start-up (spawn → Configure answered)
+ * and the "whole command" time, phase + start-up, which is what one `pulumi up` pays for the provider (the
+ * engine and the program's own run are not included). Ansible's phase time is already a whole command
+ * (ansible-playbook's own start-up included); the floor has no start-up. Ratios: provider/floor on phase
+ * times, provider/Ansible on whole commands.
+ *
+ * HTTP requests are counted by a unix-socket proxy in front of LXD that the host (env LXD_SOCKET), the floor
+ * client and Ansible (`url: unix:<proxy>`) talk to.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -22,10 +31,15 @@ import {
   stopInstance, updateInstance, type ConfigMap,
 } from "../provider/lxd";
 import { MiniEngine, providerText } from "../tests/support/engine";
+import { KINDS, type KindName } from "../provider/kit/registry";
 import { ProviderHostError, startProviderHost, type ProviderHost } from "../tests/support/provider-host";
 import { CountingProxy } from "./proxy";
 import { verifyLxd, type Expectation } from "./verify";
-import { ansibleAvailable, runAnsiblePhase } from "./ansible";
+import { ansibleAvailable, ansibleVersion, runAnsiblePhase, type AnsiblePhase } from "./ansible";
+
+/** The instance kind as the provider host knows it (a key of the compiled registry) and its resource type in the URN. */
+const INSTANCE_KIND = { module: "instance" as const, type: "Instance" };
+const REPORTED_KINDS = Object.keys(KINDS) as KindName[];
 
 const TEST_IMAGE = process.env.LXD_TEST_IMAGE_ALIAS ?? "pulumi-lxd-test";
 const PHASES = ["create", "nochange", "update", "destroy"] as const;
@@ -109,6 +123,7 @@ interface PhaseResult {
   seconds: number;
   requests?: number;
   kinds?: Record<string, number>;
+  /** Provider only: the host's start-up, spawn → Configure answered (not in `seconds`). */
   hostStartMs?: number;
   hostPeakMb?: number;
   errors: string[];
@@ -134,7 +149,7 @@ class Bench {
 
   /** The instance-local config the provider's Check makes of the inputs (hardened defaults included). */
   async learnDesiredConfig(host: ProviderHost): Promise<void> {
-    const e = new MiniEngine(host, "instance", "probe", "Instance");
+    const e = new MiniEngine(host, INSTANCE_KIND.module, "probe", INSTANCE_KIND.type);
     const c = await e.check(this.inputs("probe", PROCS_BEFORE));
     if (c.failures.length) throw new Error(`Check of the bench inputs failed: ${JSON.stringify(c.failures)}`);
     this.desiredBase = c.inputs.config as ConfigMap;
@@ -156,7 +171,7 @@ class Bench {
       const host = await startProviderHost({ env: { LXD_SOCKET: this.proxy.listenPath } });
       // The engine creates one MiniEngine-like record per resource; state carries over between commands.
       const per = names.map((name) => {
-        const e = new MiniEngine(host, "instance", name, "Instance");
+        const e = new MiniEngine(host, INSTANCE_KIND.module, name, INSTANCE_KIND.type);
         e.state = engines.get(name)?.state;
         engines.set(name, e);
         return e;
@@ -243,28 +258,37 @@ class Bench {
   }
 
   async runAnsible(n: number): Promise<void> {
-    const why = ansibleAvailable();
+    const why = await ansibleAvailable();
     if (why !== true) {
       for (const phase of PHASES) this.record({ tool: "ansible", n, phase, seconds: 0, errors: [], problems: [], skipped: why });
       return;
     }
     const names = Array.from({ length: n }, (_, i) => `ba-${n}-${i}`);
+    /** What each host's PLAY RECAP must say: create = created + started, nochange = nothing, else one change. */
+    const wantChanged: Record<AnsiblePhase, number> = { create: 2, nochange: 0, update: 1, destroy: 1 };
     for (const phase of PHASES) {
       this.proxy.reset();
       const t0 = performance.now();
       const errors: string[] = [];
       try {
-        runAnsiblePhase(phase, {
+        const recap = await runAnsiblePhase(phase, {
           names, project: this.project, image: TEST_IMAGE, socket: this.proxy.listenPath, parallel: this.args.parallel,
           config: this.desired(phase === "update" ? PROCS_AFTER : PROCS_BEFORE),
         });
+        for (const name of names) {
+          const r = recap.get(name);
+          if (!r) errors.push(`${name}: not in ansible-playbook's PLAY RECAP`);
+          else if (r.failed || r.unreachable) errors.push(`${name}: failed=${r.failed} unreachable=${r.unreachable}`);
+          else if (r.changed !== wantChanged[phase]) errors.push(`${name}: Ansible reported changed=${r.changed}, want ${wantChanged[phase]}`);
+        }
       } catch (err) {
         errors.push((err as Error).message.slice(0, 2000));
       }
       const seconds = (performance.now() - t0) / 1000;
       const requests = this.proxy.count;
+      const kinds = this.proxy.kinds();
       const problems = await verifyLxd(this.direct, this.project, names, this.expectation(phase));
-      this.record({ tool: "ansible", n, phase, seconds, requests, kinds: this.proxy.kinds(), errors, problems });
+      this.record({ tool: "ansible", n, phase, seconds, requests, kinds, errors, problems });
     }
   }
 
@@ -301,8 +325,9 @@ class Bench {
         }
         const rq = r.requests !== undefined ? (r.requests / n).toFixed(2) : "-";
         const ok = r.errors.length || r.problems.length ? "  LXD state WRONG / errors" : "";
-        console.log(`  ${r.tool.padEnd(9)} ${r.seconds.toFixed(2).padStart(8)} s   ${rq.padStart(6)} HTTP requests/resource${ok}`);
-        if (r.kinds && r.tool !== "ansible") console.log(`            requests: ${Object.entries(r.kinds).map(([k, v]) => `${k} ×${v}`).join(", ")}`);
+        const whole = r.tool === "provider" && r.hostStartMs !== undefined ? `   whole command ${wholeCommand(r).toFixed(2)} s (+ host start-up ${r.hostStartMs} ms)` : "";
+        console.log(`  ${r.tool.padEnd(9)} ${r.seconds.toFixed(2).padStart(8)} s   ${rq.padStart(6)} HTTP requests/resource${whole}${ok}`);
+        if (r.kinds) console.log(`            requests: ${Object.entries(r.kinds).map(([k, v]) => `${k} ×${v}`).join(", ")}`);
       }
       if (p && f && f.seconds > 0) {
         const ratio = p.seconds / f.seconds;
@@ -311,6 +336,11 @@ class Bench {
         const caveat = wrong.length ? ` — NOT comparable: ${wrong.join(" and ")} left LXD wrong in this phase` : "";
         console.log(`  ratio provider/floor: ${ratio.toFixed(2)}${target}${caveat}`);
       }
+      if (p && a && !a.skipped && a.seconds > 0) {
+        const wrong = [p, a].filter((r) => r.errors.length || r.problems.length).map((r) => r.tool);
+        const caveat = wrong.length ? ` — NOT comparable: ${wrong.join(" and ")} failed or left LXD wrong in this phase` : "";
+        console.log(`  ratio provider/ansible: ${(wholeCommand(p) / a.seconds).toFixed(2)} whole command (${(p.seconds / a.seconds).toFixed(2)} phase time only)${caveat}`);
+      }
       if (p && phase === "nochange" && p.requests !== undefined) {
         const per = p.requests / n;
         console.log(`  no-change requests/resource: ${per.toFixed(2)} (target ≤ ${TARGET_NOCHANGE_REQ}: ${per <= TARGET_NOCHANGE_REQ ? "met" : "NOT met"})`);
@@ -318,25 +348,31 @@ class Bench {
       if (p) {
         const mem = p.hostPeakMb !== undefined ? `${p.hostPeakMb.toFixed(1)} MB` : "n/a";
         const target = n >= 50 && p.hostPeakMb !== undefined ? ` (target < ${TARGET_MEM_MB} MB at N=50: ${p.hostPeakMb < TARGET_MEM_MB ? "met" : "NOT met"})` : "";
-        console.log(`  provider host: peak memory (VmHWM) ${mem}${target}; start-up ${p.hostStartMs} ms (not in the phase time)`);
+        console.log(`  provider host: peak memory (VmHWM) ${mem}${target}; start-up ${p.hostStartMs} ms (in the whole command, not in the phase time)`);
       }
     }
   }
 
   linearity(): void {
     if (this.args.ns.length < 2) return;
-    console.log(`\n=== linearity: seconds per resource (provider | floor) ===`);
-    console.log(`  ${"phase".padEnd(9)}${this.args.ns.map((n) => `N=${n}`.padStart(18)).join("")}`);
+    console.log(`\n=== linearity: seconds per resource (provider whole command | floor | ansible) ===`);
+    console.log(`  ${"phase".padEnd(9)}${this.args.ns.map((n) => `N=${n}`.padStart(24)).join("")}`);
     for (const phase of PHASES) {
       const cells = this.args.ns.map((n) => {
         const p = this.results.find((r) => r.n === n && r.phase === phase && r.tool === "provider");
         const f = this.results.find((r) => r.n === n && r.phase === phase && r.tool === "floor");
-        const fmt = (r?: PhaseResult) => (r ? (r.seconds / n).toFixed(3) : "-");
-        return `${fmt(p)} | ${fmt(f)}`.padStart(18);
+        const a = this.results.find((r) => r.n === n && r.phase === phase && r.tool === "ansible" && !r.skipped);
+        const fmt = (r?: PhaseResult) => (r ? (wholeCommand(r) / n).toFixed(3) : "-");
+        return `${fmt(p)} | ${fmt(f)} | ${fmt(a)}`.padStart(24);
       });
       console.log(`  ${phase.padEnd(9)}${cells.join("")}`);
     }
   }
+}
+
+/** Seconds a user waits for the phase: the phase time plus, for the provider, its host's start-up. */
+function wholeCommand(r: PhaseResult): number {
+  return r.seconds + (r.hostStartMs ?? 0) / 1000;
 }
 
 /** Removes whatever is left in the bench project, then the project. */
@@ -384,8 +420,13 @@ async function main(): Promise<number> {
     console.log(`provider host start-up: ${host.startupMs} ms (spawn → Configure answered; ${((performance.now() - t0) / 1000).toFixed(2)} s with the gRPC connection)`);
     await bench.learnDesiredConfig(host);
     await host.close();
-    for (const mod of ["instance", "profile", "project", "image"] as const) {
-      console.log(`serialized provider (__provider) of ${mod}: ${(await providerText(mod)).length} characters`);
+    for (const mod of REPORTED_KINDS) {
+      const size = await providerText(mod).then((t) => `${t.length} characters`, (err: Error) => `n/a (${err.message.split("\n")[0]})`);
+      console.log(`serialized provider (__provider) of ${mod}: ${size}`);
+    }
+    if (args.tools.includes("ansible")) {
+      const why = await ansibleAvailable();
+      console.log(`ansible: ${why === true ? await ansibleVersion() : why}`);
     }
 
     for (const n of args.ns) {

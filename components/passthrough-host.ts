@@ -13,8 +13,11 @@
  * Refusals (unsupported boot loader, boot VGA device, a group shared with devices in use, storage in use,
  * unknown devices) fail the deployment before anything is written; the apply script checks them again on the host.
  * Removing the component leaves the host files in place (see the README for reverting by hand).
+ *
+ * `@pulumi/command` is an optional peer dependency needed by this component only: it is loaded when a
+ * PassthroughHost is constructed, not when the package is imported (see {@link loadCommand}).
  */
-import * as command from "@pulumi/command";
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import {
@@ -101,6 +104,29 @@ export interface PassthroughHostArgs {
    * @default undefined
    */
   rerunToken?: pulumi.Input<string>;
+}
+
+/** The peer dependency range this component is tested with (package.json `peerDependencies`). */
+const COMMAND_PEER_RANGE = "^1.2.1";
+
+/**
+ * Loads `@pulumi/command` (an optional peer dependency) from the program's node_modules.
+ * Throws a ResourceError naming the package and the install command when it is not installed; any other
+ * load failure is rethrown as is.
+ */
+export function loadCommand(owner?: pulumi.Resource): typeof command {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require("@pulumi/command") as typeof command;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code !== "MODULE_NOT_FOUND" || !/['"]@pulumi\/command['"]/.test(e.message)) throw err;
+    throw new pulumi.ResourceError(
+      `PassthroughHost needs the package @pulumi/command (${COMMAND_PEER_RANGE}), an optional peer dependency of ` +
+        `pulumi-lxd-hardened that is not installed: run \`npm install @pulumi/command@"${COMMAND_PEER_RANGE}"\` in the Pulumi program`,
+      owner,
+    );
+  }
 }
 
 /** The command resource of one step: remote over SSH, or local. */
@@ -201,6 +227,7 @@ export class PassthroughHost extends pulumi.ComponentResource {
 
   constructor(name: string, args: PassthroughHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super("pulumi-lxd-hardened:index:PassthroughHost", name, {}, opts);
+    const cmd = loadCommand(this);
 
     const plain = validatePlainArgs(args);
     // Known lists are validated now, before any resource exists; Output lists when they resolve (same errors).
@@ -223,11 +250,11 @@ export class PassthroughHost extends pulumi.ComponentResource {
       triggers: pulumi.Input<unknown>[],
       dependsOn: pulumi.Resource[],
     ): StepCommand => {
-      const common = { create: runner, stdin: script, triggers, logging: command.types.enums.local.Logging.Stderr };
+      const common = { create: runner, stdin: script, triggers, logging: cmd.types.enums.local.Logging.Stderr };
       const o: pulumi.CustomResourceOptions = { parent: this, dependsOn };
       return connection
-        ? new command.remote.Command(`${name}-${stepName}`, { ...common, connection }, o)
-        : new command.local.Command(`${name}-${stepName}`, common, o);
+        ? new cmd.remote.Command(`${name}-${stepName}`, { ...common, connection }, o)
+        : new cmd.local.Command(`${name}-${stepName}`, common, o);
     };
 
     const detectScript = choices.apply((c) => renderDetectScript(c));
