@@ -119,7 +119,8 @@ test("rejects a client key given inline, naming the field, before any call to LX
     const r = await e.check({ name: "x", image: "any", connection: { url, clientCert: cert.cert, clientKey: cert.key, serverFingerprint: fingerprint } });
     expect(r.failures).toEqual([expect.objectContaining({ property: "connection.clientKey", reason: expect.stringMatching(/must not be given inline.*clientKeyFile/) })]);
     const unknownRemote = await e.check({ name: "x", image: "any", connection: { remote: "nope" } });
-    expect(unknownRemote.failures).toEqual([]); // resolved where the provider runs, at create: see next
+    // The provider is configured before check: a remote stack config does not have fails the preview.
+    expect(unknownRemote.failures).toEqual([expect.objectContaining({ property: "connection.remote", reason: expect.stringMatching(/"nope" is not in stack config lxd:remotes/) })]);
   } finally {
     await host.close();
   }

@@ -184,7 +184,10 @@ describe("hole 7: judgeEffective judges the instance laid over its profiles", ()
   test("the instance wins over all profiles, later profiles over earlier ones", () => {
     const profiles: ProfileLayer[] = [{ name: "a", config: { "security.nesting": "true", "limits.cpu": "4" } }, { name: "b", config: { "security.nesting": "false", "security.privileged": "1" } }];
     const r = judgeEffective({ ...base, config: hardened, profiles });
-    expect(r.findings).toEqual([]); // the instance's hardened privileged=false and nesting=false win
+    // The instance's hardened privileged=false and nesting=false win, so what runs is hardened; the profiles'
+    // weakenings are still findings (C15): only the instance's own keys keep them off.
+    expect(r.findings.map((f) => [f.source, f.key])).toEqual([['profile "a"', "config.security.nesting"], ['profile "b"', "config.security.privileged"]]);
+    expect(r.findings.every((f) => f.reason.endsWith("(shadowed today by the instance's own value)"))).toBe(true);
     expect(r.config).toMatchObject({ "security.nesting": "false", "security.privileged": "false", "limits.cpu": "1" });
     expect(r.configSources["security.privileged"]).toBe("instance");
     const r2 = judgeEffective({ ...base, config: {}, profiles });
@@ -203,10 +206,14 @@ describe("hole 7: judgeEffective judges the instance laid over its profiles", ()
     const profiles = [{ name: "p1", devices: { data: { type: "disk", source: "/var/lib", path: "/d" }, gpu: { type: "gpu" } } }];
     const r = judgeEffective({ ...base, config: {}, devices: { data: { type: "disk", source: "/srv/data", path: "/d" } }, profiles });
     expect(r.devices.data).toEqual({ type: "disk", source: "/srv/data", path: "/d" });
-    expect(r.findings.map((f) => [f.source, f.key, f.class])).toEqual([['profile "p1"', "devices.gpu", "devices"]]);
+    expect(r.findings.map((f) => [f.source, f.key, f.class])).toEqual([['profile "p1"', "devices.gpu", "devices"], ['profile "p1"', "devices.data", "devices"]]);
     expect(refusalMessage(r.findings[0])).toMatch(/^profile "p1" sets devices\.gpu, which weakens confinement: a gpu device passes a host GPU\. .*add "devices"/);
-    // A device of type none in the instance hides the profile's device.
-    expect(judgeEffective({ ...base, config: {}, devices: { gpu: { type: "none" } }, profiles }).findings.map((f) => f.key)).toEqual(["devices.data"]);
+    // The profile's /var/lib disk is replaced by the instance's own device today: still a finding, said so.
+    expect(r.findings[1].reason).toMatch(/shadowed today by the instance's own device/);
+    // A device of type none in the instance hides the profile's device from what runs, not from judgement.
+    const masked = judgeEffective({ ...base, config: {}, devices: { gpu: { type: "none" } }, profiles });
+    expect(masked.devices.gpu).toEqual({ type: "none" });
+    expect(masked.findings.map((f) => f.key)).toEqual(["devices.data", "devices.gpu"]);
   });
 
   test("raw.lxc lines and injections from a profile name the profile; injections stay refused with every opt-out", () => {
