@@ -191,7 +191,9 @@ describe("hole 7: judgeEffective judges the instance laid over its profiles", ()
     expect(r.config).toMatchObject({ "security.nesting": "false", "security.privileged": "false", "limits.cpu": "1" });
     expect(r.configSources["security.privileged"]).toBe("instance");
     const r2 = judgeEffective({ ...base, config: {}, profiles });
-    expect(r2.findings.map((f) => [f.source, f.key])).toEqual([['profile "b"', "config.security.privileged"]]);
+    // Profile b's nesting=false shadows a's true: a's stays a finding, naming what shadows it.
+    expect(r2.findings.map((f) => [f.source, f.key])).toEqual([['profile "b"', "config.security.privileged"], ['profile "a"', "config.security.nesting"]]);
+    expect(r2.findings[1].reason).toMatch(/shadowed today by profile "b"/);
     expect(r2.configSources["limits.cpu"]).toBe('profile "a"');
   });
 
