@@ -19,11 +19,12 @@
  * weaken it.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { TenantProject } from "./tenant-project";
 import { Instance, type InstanceTimeouts } from "../resources/instance";
 import { Profile } from "../resources/profile";
 import type { ConnectionArgs } from "../provider/rules/connection";
 import { DEFAULT_LIMITS, WEAKENING_CLASSES, type Nesting, type SecurityReport, type WeakeningClass } from "../provider/policy";
-import { checkKnown, instanceNameRule, isSizeString, type Validation } from "./validation";
+import { checkKnown, instanceNameRule, isKnown, isSizeString, type Validation } from "./validation";
 
 type Scalar = string | number | boolean;
 
@@ -45,11 +46,17 @@ export interface HardenedContainerArgs {
    */
   name?: pulumi.Input<string>;
   /**
-   * LXD project of the container and its profile. Default `default`. In a project without
-   * `features.profiles=true` the profile lands in the `default` project's profiles. Changing it forces
-   * replacement of both.
+   * LXD project of the container and its profile. Default `default` (or the `tenant`'s project). The project must
+   * have `features.profiles=true` (its own profiles): otherwise the container's profile is refused, since it would
+   * land in the `default` project's profiles. Changing it forces replacement of both.
    */
   project?: pulumi.Input<string>;
+  /**
+   * A {@link TenantProject} to run in, instead of `project`: its restrictions are known here, so `nesting` or a
+   * low-level key (`raw.*`, `linux.kernel_modules`, `security.idmap.*`) that the tenant does not allow
+   * (`allowNesting: false`) fails at preview, naming the input to change, instead of at create with LXD's error.
+   */
+  tenant?: TenantProject;
   /**
    * Image alias or fingerprint, looked up in the container's project (its own images when the project has
    * `features.images=true`), or on `imageServer`. Changing it forces replacement of the container.
@@ -145,7 +152,7 @@ export class HardenedContainer extends pulumi.ComponentResource {
 
     this.profile = new Profile(`${name}-profile`, {
       name: resourceName,
-      project: args.project,
+      project: args.tenant ? args.tenant.name : args.project,
       description: args.description,
       config: {
         "limits.cpu": limits.cpu ?? DEFAULT_LIMITS["limits.cpu"],
@@ -159,7 +166,7 @@ export class HardenedContainer extends pulumi.ComponentResource {
 
     this.instance = new Instance(name, {
       name: resourceName,
-      project: args.project,
+      project: args.tenant ? args.tenant.name : args.project,
       image: args.image,
       imageServer: args.imageServer,
       imageProtocol: args.imageProtocol,
@@ -212,6 +219,7 @@ export function validateHardenedContainerArgs(args: HardenedContainerArgs): void
     ["nesting.childInstances", nestingPart(args.nesting, "childInstances"), (v) => typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 64, "must be a whole number from 1 to 64"],
   ];
   checkKnown(rules);
+  checkTenant(args);
   checkKnown(listItems(args.securityOptOuts, "securityOptOuts", (v) => typeof v === "string" && (WEAKENING_CLASSES as readonly string[]).includes(v), `must be one of ${WEAKENING_CLASSES.join(", ")}`));
   checkKnown(listItems(args.extraProfiles, "extraProfiles", (v) => typeof v === "string" && /^[^\s/]{1,63}$/.test(v), "must be a profile name (1–63 characters, no spaces or slashes)"));
   if (isPlainObject(args.devices)) {
@@ -238,4 +246,36 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 /** One rule per known element of a plain list input (`path[i]`). */
 function listItems(list: unknown, path: string, ok: (v: unknown) => boolean, reason: string): Validation[] {
   return Array.isArray(list) ? list.map((v, i): Validation => [`${path}[${i}]`, v, ok, reason]) : [];
+}
+
+/** Config keys a restricted project blocks as low-level (`restricted.containers.lowlevel=block`, LXD 5.0). */
+const LOW_LEVEL_KEY = /^(raw\.|linux\.kernel_modules$|security\.idmap\.(size|base)$)/;
+
+/**
+ * Checks a container against the restrictions of the `tenant` it runs in, known at program time.
+ * @throws pulumi.InputPropertyError naming `nesting` or the config key, and the TenantProject input that allows it.
+ */
+function checkTenant(args: HardenedContainerArgs): void {
+  const t = args.tenant;
+  if (!t) return;
+  if (args.project !== undefined) {
+    throw new pulumi.InputPropertyError({ propertyPath: "project", reason: "project must not be given with tenant (the container runs in the tenant's project)" });
+  }
+  if (t.allowsNesting !== false) return;
+  if (args.nesting !== undefined) {
+    throw new pulumi.InputPropertyError({
+      propertyPath: "nesting",
+      reason: "nesting needs the tenant project to allow it (restricted.containers.nesting, .interception and .lowlevel), but its TenantProject has allowNesting: false; set allowNesting: true on the TenantProject, or drop nesting",
+    });
+  }
+  const config = args.config;
+  if (config && isKnown(config) && typeof config === "object") {
+    const key = Object.keys(config).find((k) => LOW_LEVEL_KEY.test(k));
+    if (key) {
+      throw new pulumi.InputPropertyError({
+        propertyPath: `config.${key}`,
+        reason: `config.${key} is a low-level key that the tenant project blocks (restricted.containers.lowlevel=block); set allowNesting: true on the TenantProject (which allows low-level keys), or drop the key`,
+      });
+    }
+  }
 }

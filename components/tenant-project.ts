@@ -152,6 +152,12 @@ export class TenantProject extends pulumi.ComponentResource {
   readonly project: Project;
   /** The project's `default` profile (adopted; put back, never deleted, on destroy). */
   readonly profile: Profile;
+  /**
+   * Whether the tenant may run nesting containers and set low-level keys (`allowNesting`), when known at program
+   * time (undefined when `allowNesting` is an output). A {@link HardenedContainer} given this project as `tenant`
+   * checks its `nesting` and low-level config against it at preview.
+   */
+  readonly allowsNesting: boolean | undefined;
 
   constructor(name: string, args: TenantProjectArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     validateTenantProjectArgs(args);
@@ -208,6 +214,7 @@ export class TenantProject extends pulumi.ComponentResource {
     }, { parent: this });
 
     this.name = this.project.name;
+    this.allowsNesting = args.allowNesting === undefined ? false : typeof args.allowNesting === "boolean" ? args.allowNesting : undefined;
     this.registerOutputs({ name: this.name, project: this.project, profile: this.profile });
   }
 }

@@ -27,6 +27,7 @@ import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { dropEmpty, normalizeConfig, normalizeDevices, sameJson, splitOwnership, UNKNOWN } from "../rules/values";
 import { checkWith } from "../kit/check";
 import type { Kind, Scope } from "../kit/contract";
+import { amend } from "../kit/errors";
 
 /** Operation time limits, in seconds. Nothing else caps them (case C11). */
 export interface InstanceTimeouts {
@@ -289,6 +290,16 @@ async function brokenReason(lxd: LxdClient, inst: LxdInstance, project: string):
   return `LXD holds a broken record of it (its storage is missing, e.g. the daemon was killed while creating it)`;
 }
 
+/**
+ * LXD's refusal by a restricted project (`restricted.*`), with what fixes it added: only LXD can tell at create
+ * or update, so the error names the way out. Other errors pass unchanged.
+ */
+function withRestrictionHint(err: unknown, project: string): unknown {
+  const text = err instanceof Error ? `${err.message} ${(err as { lxdMessage?: string }).lxdMessage ?? ""}` : String(err);
+  if (!/Failed checking if instance (creation|update) allowed|forbidden|restricted\./i.test(text)) return err;
+  return amend(err, ` — project "${project}" restricts this (its restricted.* config). Drop the setting, or allow it in the project: on a TenantProject, allowNesting (nesting, syscall interception, low-level keys) or its config input for other restricted.* keys`);
+}
+
 export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
   noun: "instance",
   outputKeys: OUTPUT_KEYS,
@@ -371,7 +382,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       // No answer (the daemon went away, the wait timed out): LXD may hold the record. Kept in state as
       // incomplete; the next run finds out what LXD holds and converges (case C16).
       if (isTransportError(err)) accepted(INCOMPLETE);
-      if (!isConflict(err)) throw err;
+      if (!isConflict(err)) throw withRestrictionHint(err, project);
       if (!inputs.adopt) throw new Error(`${(err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message} (set adopt: true to bring the existing instance under management)`, { cause: err });
       // Adopt: judged like an update; a broken record is replaced.
       const { value: cur } = await getInstance(lxd, inputs.name, { project });
@@ -539,7 +550,7 @@ async function converge(
     } catch (err) {
       // Another writer got in between: a stale ETag (412), or LXD 5.0.2's per-instance operation lock when two
       // updates start at the same moment ("A matching non-reusable operation has now succeeded").
-      if (!isPreconditionFailed(err) && !/matching non-reusable operation/i.test((err as Error).message)) throw err;
+      if (!isPreconditionFailed(err) && !/matching non-reusable operation/i.test((err as Error).message)) throw withRestrictionHint(err, project);
       if (attempt + 1 >= ETAG_RETRIES) {
         throw new Error(`the instance changed concurrently ${ETAG_RETRIES} times while this update was written (ETag mismatch); nothing of this update was applied. Run \`pulumi refresh\` and retry`, { cause: err });
       }

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { instanceExists, localClient, removeInstance, removeProfile, removeProject, TEST_IMAGE } from "../support/lxd";
-import { createProfile, createProject, getInstance, type LxdClient } from "../../provider/lxd";
+import { createProfile, createProject, getInstance, updateProfile, type LxdClient } from "../../provider/lxd";
 
 let host: ProviderHost;
 let lxd: LxdClient;
@@ -253,6 +253,23 @@ describe("lifecycle rules of the kit", () => {
     expect(msg).toMatch(/has no profiles of its own.*"default" project's profile/);
     const live = await lxd.get<string[]>("/1.0/profiles", { project: "default" });
     expect(live.metadata.some((u) => u.endsWith(`/${name}`))).toBe(false);
+  });
+
+  test("fails with what fixes it when a restricted project refuses a setting only LXD can judge", async () => {
+    const project = randomName("p");
+    projects.push(project);
+    // LXD: a restricted project must have its own profiles; its default profile gets a root disk here.
+    await createProject(lxd, { name: project, config: { restricted: "true", "features.images": "false", "features.profiles": "true" }, description: "" });
+    await updateProfile(lxd, "default", { config: {}, devices: { root: { type: "disk", path: "/", pool: "default" } }, description: "" }, undefined, { project });
+    const name = randomName();
+    const msg = await refusal(instanceEngine(name, project).up({
+      name, project, image: TEST_IMAGE, running: false, devices: { g: { type: "gpu" } }, securityOptOuts: ["devices"],
+    }));
+    expect(msg).toContain(`Failed to create instance "${name}" in project "${project}"`);
+    expect(msg).toMatch(/forbidden/i);
+    expect(msg).toContain(`project "${project}" restricts this`);
+    expect(msg).toContain("allowNesting");
+    expect(await instanceExists(lxd, name, project)).toBe(false);
   });
 
   test("a profile change that would weaken instances already using it fails at preview unless acknowledged", async () => {

@@ -166,6 +166,18 @@ describe("component wiring (echo mocks)", () => {
     expect(inputsOf(":Instance", "dind").nesting).toEqual({ workload: "docker" });
   });
 
+  it("rejects nesting or a low-level key in a tenant that does not allow them, at preview, naming the TenantProject input", async () => {
+    const strict = new TenantProject("strict", {});
+    expectInputError(() => new HardenedContainer("n1", { image: "img", tenant: strict, nesting: { workload: "docker" } }), "nesting", /allowNesting: false; set allowNesting: true on the TenantProject/);
+    expectInputError(() => new HardenedContainer("n2", { image: "img", tenant: strict, config: { "raw.lxc": "lxc.init.cmd=/sbin/init" } }), "config.raw.lxc", /low-level key that the tenant project blocks.*allowNesting: true/);
+    expectInputError(() => new HardenedContainer("n3", { image: "img", tenant: strict, project: "other" }), "project", /must not be given with tenant/);
+    const loose = new TenantProject("loose", { allowNesting: true });
+    const c = new HardenedContainer("n4", { image: "img", tenant: loose, nesting: { workload: "docker" } });
+    await settle(c.name);
+    expect(inputsOf(":Instance", "n4")).toMatchObject({ project: "loose", nesting: { workload: "docker" } });
+    expect(inputsOf(":Profile", "n4-profile")).toMatchObject({ project: "loose" });
+  });
+
   it("makes a restricted project with its own images and profiles, and adopts its default profile", async () => {
     const t = new TenantProject("acme", { rootSize: "5GiB", limits: { disk: "50GiB" } });
     await settle(t.profile.name);
