@@ -16,7 +16,7 @@ import { z } from "zod";
 import {
   createInstance, deleteInstance, getInstance, getProfile, getProject, hostHasAppArmor, isBrokenInstance, isConflict, isNotFound, isPreconditionFailed, isTransportError,
   isRunningStatus, renameInstance, resolveImageFingerprint, startInstance, stopInstance, updateInstance,
-  type ConfigMap, type DeviceMap, type Instance as LxdInstance, type InstanceSource, type LxdClient,
+  type ConfigMap, type DeviceMap, type Instance as LxdInstance, type InstanceSource, type LxdClient, type Profile as LxdProfile,
 } from "../lxd";
 import {
   applyOptOuts, assess, hardenedConfig, judgeEffective, refusalMessage, securityReport, WEAKENING_CLASSES,
@@ -165,6 +165,21 @@ const INCOMPLETE: Partial<InstanceOutputs> = { status: "Incomplete" };
 const propertyOf = (f: Finding) => (f.key.startsWith("devices.") ? "devices" : "config");
 
 /**
+ * Profile reads in flight, shared by the instances being created or updated at the same moment (the engine runs
+ * many at once, and most name the same profiles). Only a read still in flight is shared: nothing is cached.
+ */
+const profileReads = new Map<string, Promise<LxdProfile>>();
+function profileNow(lxd: LxdClient, project: string, name: string): Promise<LxdProfile> {
+  const key = JSON.stringify([lxd.endpoint, project, name]);
+  let read = profileReads.get(key);
+  if (!read) {
+    read = getProfile(lxd, name, { project }).then((r) => r.value).finally(() => profileReads.delete(key));
+    profileReads.set(key, read);
+  }
+  return read;
+}
+
+/**
  * Judges what the instance will really run with: its own config laid over the profiles it names, as LXD
  * expands them, read from LXD now. @throws Error naming the profile, the key and the opt-out for a refused finding.
  */
@@ -172,7 +187,7 @@ async function judgeWithProfiles(lxd: LxdClient, project: string, want: Instance
   const profiles = [];
   for (const name of want.profiles) {
     try {
-      const p = (await getProfile(lxd, name, { project })).value;
+      const p = await profileNow(lxd, project, name);
       profiles.push({ name, config: p.config ?? {}, devices: p.devices ?? {} });
     } catch (err) {
       if (isNotFound(err)) throw new Error(`profile "${name}" (in profiles) does not exist in project "${project}"`);
