@@ -301,7 +301,7 @@ const ETAG_RETRIES = 5;
  * record. See `isBrokenInstance` for the signals (all over REST).
  */
 async function brokenReason(lxd: LxdClient, inst: LxdInstance, project: string): Promise<string | undefined> {
-  if (!(await isBrokenInstance(lxd, inst.name, { project }))) return undefined;
+  if (!(await isBrokenInstance(lxd, inst.name, { project }, inst))) return undefined;
   return `LXD holds a broken record of it (its storage is missing, e.g. the daemon was killed while creating it)`;
 }
 

@@ -100,17 +100,20 @@ export async function execInstance(lxd: LxdClient, name: string, command: string
  * - any type: the root disk's volume `GET /1.0/storage-pools/{pool}/volumes/{container|virtual-machine}/{name}`
  *   answers 404.
  *
+ * `known`: the instance as just read (saves a request). A running instance is healthy without further requests.
  * @returns false when the instance does not exist (404) or is healthy; true when it is a broken record.
  * @throws LxdError for anything else (transport errors included): the caller must not guess.
  */
-export async function isBrokenInstance(lxd: LxdClient, name: string, scope: Scope = {}): Promise<boolean> {
+export async function isBrokenInstance(lxd: LxdClient, name: string, scope: Scope = {}, known?: Instance): Promise<boolean> {
   let inst: Instance;
   try {
-    inst = (await getInstance(lxd, name, scope)).value;
+    inst = known ?? (await getInstance(lxd, name, scope)).value;
   } catch (err) {
     if (err instanceof LxdError && err.status === 404) return false;
     throw err;
   }
+  // A running instance has its storage: nothing to ask.
+  if (isRunningStatus(inst.status)) return false;
   const pool = inst.expanded_devices?.root?.pool;
   if (pool) {
     try {

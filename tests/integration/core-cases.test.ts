@@ -177,6 +177,34 @@ describe("C18 an isolated id map never shrinks silently", () => {
   });
 });
 
+describe("C19 line breaks, host-kernel keys and lifted kernel limits", () => {
+  test("rejects a line break in a key LXD writes into the LXC config at preview, with every opt-out, before any call to LXD", async () => {
+    const name = randomName();
+    const r = await instanceEngine(name).preview({
+      name, image: TEST_IMAGE, config: { "nvidia.driver.capabilities": "compute\nlxc.apparmor.profile=unconfined" },
+      securityOptOuts: ["privileged", "idmap", "seccomp", "apparmor", "capabilities", "devices", "nesting", "devlxd", "kernel", "raw"],
+    });
+    expect(r.check.failures.map((f) => f.reason).join()).toMatch(/nvidia\.driver\.capabilities.*line break.*no opt-out accepts it/s);
+    expect(await instanceExists(lxd, name)).toBe(false);
+  });
+
+  test("rejects linux.kernel_modules and limits.kernel.* at unlimited unless the kernel class is opted out; then reported", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    const config = { "linux.kernel_modules": "overlay", "limits.kernel.memlock": "unlimited" };
+    const refused = await refusal(e.up({ name, image: TEST_IMAGE, running: false, config }));
+    expect(refused).toMatch(/linux\.kernel_modules/);
+    expect(refused).toMatch(/limits\.kernel\.memlock/);
+    expect(refused).toContain('"kernel"');
+    expect(await instanceExists(lxd, name)).toBe(false);
+    const s = await e.up({ name, image: TEST_IMAGE, running: false, config, securityOptOuts: ["kernel"] });
+    const weakened = (s.outputs.securityReport as { weakened: { class: string; key: string }[] }).weakened;
+    expect(weakened.map((f) => [f.class, f.key]).sort()).toEqual([["kernel", "config.limits.kernel.memlock"], ["kernel", "config.linux.kernel_modules"]]);
+    expect((await getInstance(lxd, name)).value.config["linux.kernel_modules"]).toBe("overlay");
+    await e.destroy();
+  });
+});
+
 describe("C20 a protected instance", () => {
   test("fails when destroyed without liftDeleteProtection: nothing is stopped, the error names the key", async () => {
     const name = randomName();

@@ -113,8 +113,15 @@ async function killDuring(phase: string, cond: () => Promise<boolean>, first: ()
   const run = first().then(() => undefined, (err: Error) => err);
   try {
     await until(phase, cond);
-  } finally {
+  } catch (timedOut) {
+    // Leave a running daemon behind for the next test either way.
+    daemon.fullSpeed();
+    await run;
+    throw timedOut;
+  }
+  try {
     await daemon.kill("SIGKILL");
+  } finally {
     daemon.fullSpeed();
   }
   const err = await run;
@@ -190,7 +197,8 @@ test("C16 update cut off while LXD runs it: the next run converges to one runnin
 
 test("C16 delete cut off while LXD runs it: the next destroy leaves nothing, and a new create converges", async () => {
   const name = randomName("c16");
-  const want = args(name, { "user.c16": "delete" });
+  // A forced stop (no clean-shutdown grace) before the delete, so that the slowed daemon reaches the delete soon.
+  const want = { ...args(name, { "user.c16": "delete" }), timeouts: { stopGraceSec: 0 } };
   let e!: Engine;
   const err = await withHost(async (host) => {
     e = new Engine(host, "instance", name, "Instance");
