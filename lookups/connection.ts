@@ -64,7 +64,8 @@ function credentialValues(config: ProviderConfig): string[] {
   }
   const values: string[] = [];
   for (const v of out) {
-    if (typeof v !== "string" || v.length < 8) continue;
+    // A file path (a certificate or key given by path) is no secret and helps the reader: kept.
+    if (typeof v !== "string" || v.length < 8 || /^(\/|\.{1,2}\/|~\/)\S*$/.test(v)) continue;
     values.push(v);
     // A PEM value: each body line too, so a partial echo is caught.
     for (const line of v.split(/\r?\n/)) if (line.length >= 16 && !line.startsWith("-----")) values.push(line);
