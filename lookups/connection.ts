@@ -85,7 +85,9 @@ export function redact(text: string, config: ProviderConfig = stackConfig()): st
  * answers), its LXD text redacted too; causes are dropped (a transport failure's cause could quote a credential).
  */
 export function redacted(err: unknown, config: ProviderConfig = stackConfig()): Error {
-  const message = redact(err instanceof Error ? err.message : String(err), config);
+  // Not `instanceof Error`: errors from Node's core (fs, tls) may come from another realm (a test runner's vm).
+  const text = err && typeof (err as { message?: unknown }).message === "string" ? (err as Error).message : String(err);
+  const message = redact(text, config);
   if (err instanceof LxdError) {
     return new LxdError({ status: err.status, lxdMessage: redact(err.lxdMessage, config), method: err.method, path: err.path, message });
   }
