@@ -1,6 +1,7 @@
 /**
  * pulumi-lxd-hardened: LXD instances, profiles, projects, images and PCI/GPU devices as Pulumi dynamic
- * resources with hardened defaults, hardened components, and a host component for PCI passthrough.
+ * resources with hardened defaults, hardened components, a host component for PCI passthrough, and look-ups of existing
+ * LXD objects.
  */
 export { Instance, type InstanceArgs, type InstanceOutputs, type InstanceTimeouts } from "./resources/instance";
 export { Profile, type ProfileArgs, type ProfileOutputs } from "./resources/profile";
@@ -16,4 +17,6 @@ export {
 export type { LxdConnection } from "./provider/lxd";
 export type { ConnectionArgs } from "./provider/rules/connection";
 export * from "./components";
+/** Look-ups: read existing LXD objects in a program (they load the REST client and talk to LXD from the program). */
+export * from "./lookups";
 export * as lxdClient from "./provider/lxd";

@@ -8,3 +8,5 @@ export * from "./projects";
 export * from "./images";
 export * from "./trust";
 export * from "./server";
+export * from "./networks";
+export * from "./storage-pools";
