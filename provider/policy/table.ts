@@ -417,7 +417,7 @@ export function policyRows(): PolicyRowText[] {
     rule: ruleOf(row),
     class: row.class,
     optOut: canOptOut(row.class),
-    when: row.on === "config" ? (row.hardened ? `${row.when}, or empty` : row.when) : row.on === "raw.lxc" ? "the first row whose key matches the line" : row.match,
+    when: row.on === "config" ? (row.hardened && row.when !== "empty" ? `${row.when}, or empty` : row.when) : row.on === "raw.lxc" ? "the first row whose key matches the line" : row.match,
     reason: row.reason,
     ...(row.on === "config" && row.hardened ? { hardened: row.hardened } : {}),
   }));
