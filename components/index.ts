@@ -1,4 +1,4 @@
 export { HardenedContainer, validateHardenedContainerArgs, type ContainerLimits, type HardenedContainerArgs } from "./hardened-container";
 export { DEFAULT_TENANT_LIMITS, TenantProject, tenantRestrictions, validateTenantProjectArgs, type TenantLimits, type TenantProjectArgs } from "./tenant-project";
-export { PassthroughHost, planOrRefuse, validateList, validatePlainArgs, type PassthroughHostArgs, type StepCommand } from "./passthrough-host";
+export { PassthroughHost, planOrRefuse, validateList, validatePlainArgs, type PassthroughConnection, type PassthroughHostArgs, type StepCommand } from "./passthrough-host";
 export * as passthrough from "./passthrough";

@@ -42,7 +42,7 @@ export interface PassthroughHostArgs {
    * resources; changing the connection's fields re-runs them.
    * @default undefined (local)
    */
-  connection?: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  connection?: pulumi.Input<PassthroughConnection>;
   /**
    * PCI addresses to hand to vfio-pci through `driver_override`, as `BB:DD.F` or `DDDD:BB:DD.F` (hex; normalised to
    * lower case with domain `0000`). Use this to claim one of several identical devices. Needs vfio-pci as a
@@ -114,7 +114,7 @@ const COMMAND_PEER_RANGE = "^1.2.1";
  * Throws a ResourceError naming the package and the install command when it is not installed; any other
  * load failure is rethrown as is.
  */
-export function loadCommand(owner?: pulumi.Resource): typeof command {
+function loadCommand(owner?: pulumi.Resource): typeof command {
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require("@pulumi/command") as typeof command;
@@ -129,8 +129,36 @@ export function loadCommand(owner?: pulumi.Resource): typeof command {
   }
 }
 
-/** The command resource of one step: remote over SSH, or local. */
-export type StepCommand = command.local.Command | command.remote.Command;
+/**
+ * The command resource of one step (`@pulumi/command`'s `remote.Command` over SSH, or `local.Command`), typed here
+ * by what this component uses, so that the package's public types do not need the optional peer installed.
+ */
+export type StepCommand = pulumi.CustomResource & { readonly stdout: pulumi.Output<string>; readonly stderr: pulumi.Output<string> };
+
+/**
+ * The SSH connection of `@pulumi/command`'s `remote.Command` (its `types.input.remote.ConnectionArgs`), the fields
+ * this component documents; passed on as given (and kept secret).
+ */
+export interface PassthroughConnection {
+  /** Host name or address of the machine to prepare. */
+  host: pulumi.Input<string>;
+  /** SSH port. Default 22. */
+  port?: pulumi.Input<number>;
+  /** SSH user. Default root. */
+  user?: pulumi.Input<string>;
+  /** Password (prefer a key). */
+  password?: pulumi.Input<string>;
+  /** Private key, PEM text. */
+  privateKey?: pulumi.Input<string>;
+  /** Passphrase of `privateKey`. */
+  privateKeyPassword?: pulumi.Input<string>;
+  /** SSH agent socket path. */
+  agentSocketPath?: pulumi.Input<string>;
+  /** How many dial errors to tolerate before failing (`@pulumi/command` default 10; -1 = no limit). */
+  dialErrorLimit?: pulumi.Input<number>;
+  /** Seconds per dial attempt (`@pulumi/command` default 15). */
+  perDialTimeout?: pulumi.Input<number>;
+}
 
 /** Validated, normalised choices (known values only). */
 interface Choices {
