@@ -79,7 +79,7 @@ export function kitProvider(kind: AnyKind) {
       } catch (err) {
         const e = failure(kind, "create", inputs, err);
         if (!held) throw e;
-        throw partialCreate(`${e.message} (LXD holds the ${kind.noun}: it is kept in state, and the next run converges from it)`, idOf(kind, held as Props), held);
+        throw partialCreate(`${e.message} (LXD may hold the ${kind.noun}: it is kept in state, and the next run converges from what LXD holds)`, idOf(kind, held as Props), held);
       }
     },
 
