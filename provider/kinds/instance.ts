@@ -19,12 +19,12 @@ import {
   type ConfigMap, type DeviceMap, type Instance as LxdInstance, type InstanceSource, type LxdClient, type Profile as LxdProfile,
 } from "../lxd";
 import {
-  applyOptOuts, assess, hardenedConfig, judgeEffective, refusalMessage, securityReport, WEAKENING_CLASSES,
+  applyOptOuts, assess, DEFAULT_LIMITS, hardenedConfig, judgeEffective, refusalMessage, securityReport, WEAKENING_CLASSES,
   type Finding, type Nesting, type SecurityReport, type WeakeningClass,
 } from "../policy";
 import { CONFIG_KEY, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
-import { dropEmpty, normalizeConfig, normalizeDevices, sameJson, splitOwnership, UNKNOWN } from "../rules/values";
+import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, sameJson, splitOwnership, UNKNOWN } from "../rules/values";
 import { checkWith } from "../kit/check";
 import type { Kind, Scope } from "../kit/contract";
 import { amend } from "../kit/errors";
@@ -183,13 +183,15 @@ function profileNow(lxd: LxdClient, project: string, name: string): Promise<LxdP
  * Judges what the instance will really run with: its own config laid over the profiles it names, as LXD
  * expands them, read from LXD now. @throws Error naming the profile, the key and the opt-out for a refused finding.
  */
-async function judgeWithProfiles(lxd: LxdClient, project: string, want: InstanceInputs): Promise<void> {
+async function judgeWithProfiles(lxd: LxdClient, project: string, want: InstanceInputs, opts: { skipMissing?: boolean } = {}): Promise<void> {
   const profiles = [];
   for (const name of want.profiles) {
     try {
       const p = await profileNow(lxd, project, name);
       profiles.push({ name, config: p.config ?? {}, devices: p.devices ?? {} });
     } catch (err) {
+      // At check, a profile may be created by the same run: it is judged at create.
+      if (isNotFound(err) && opts.skipMissing) continue;
       if (isNotFound(err)) throw new Error(`profile "${name}" (in profiles) does not exist in project "${project}"`);
       throw err;
     }
@@ -325,7 +327,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
   ],
   replaceKeys: ["project", "type", "image", "imageServer", "imageProtocol", "ephemeral"],
 
-  async check(news, { olds }) {
+  async check(news, { olds, open }) {
     const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { failures };
     // During preview some inputs may be unknown: judge and normalise what is known, carry the rest.
@@ -343,6 +345,14 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
     if (value.image === undefined && running === true && !unknown("image", "running")) {
       failures.push({ property: "running", reason: "running must be false for an empty instance (no image: LXD source type none has no root filesystem to start)" });
     }
+    // An empty value never unsets a default the instance gets (the policy judges the security keys; limits here).
+    if (!unknown("config", "defaultLimits")) {
+      for (const [k, v] of Object.entries(config)) {
+        if (v === "" && value.defaultLimits && k in DEFAULT_LIMITS) {
+          failures.push({ property: `config.${k}`, reason: `config.${k} must not be empty: an empty value would unset the default limit (${DEFAULT_LIMITS[k]}). Give a value, or set defaultLimits: false to leave limits to profiles` });
+        }
+      }
+    }
     if (value.ephemeral && !running && !unknown("ephemeral", "running")) {
       failures.push({ property: "running", reason: "running must be true for an ephemeral instance: LXD deletes an ephemeral instance when it stops, so a stopped one cannot be kept" });
     }
@@ -358,14 +368,28 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       });
       return { failures };
     }
+    const inputs = {
+      ...value,
+      running,
+      project: unknown("project") ? value.project! : normalizeProject(value.project),
+      config: desired,
+      devices,
+    } as InstanceInputs;
+    // Judged with its profiles at preview too, when it is new or what it runs with changes (a no-change preview
+    // asks LXD nothing more); create and update judge again before they write.
+    const changed = olds.name === undefined || ["config", "devices", "profiles", "securityOptOuts", "project"].some((k) => !sameJson(olds[k], (inputs as unknown as Record<string, unknown>)[k]));
+    if (changed && !containsUnknown([inputs.config, inputs.devices, inputs.profiles, inputs.project, inputs.securityOptOuts, value.connection])) {
+      try {
+        const { lxd, project } = open();
+        await judgeWithProfiles(lxd, project, inputs, { skipMissing: true });
+      } catch (err) {
+        const msg = (err as Error).message;
+        // Only the policy's refusal fails the preview; LXD being unreachable at preview is left to create/update.
+        if (/weakens confinement/.test(msg)) return { failures: [{ property: "profiles", reason: msg }] };
+      }
+    }
     return {
-      inputs: {
-        ...value,
-        running,
-        project: unknown("project") ? value.project! : normalizeProject(value.project),
-        config: desired,
-        devices,
-      } as InstanceInputs,
+      inputs,
     };
   },
 

@@ -87,6 +87,29 @@ async function ownProfiles(lxd: LxdClient, project: string): Promise<void> {
   }
 }
 
+/**
+ * Refuses content that adds a weakening while instances use the profile (LXD's `used_by`, read now: a state's
+ * `usedBy` is as old as the last refresh), unless `weakenInstancesInUse`.
+ * @param before the content the instances were judged with (the state, or an adopted profile's live content)
+ */
+async function guardInUse(lxd: LxdClient, project: string, news: ProfileInputs, before: { config?: ConfigMap; devices?: DeviceMap }, usedBy?: string[]): Promise<void> {
+  if (news.weakenInstancesInUse || news.config === (UNKNOWN as never) || news.devices === (UNKNOWN as never)) return;
+  const added = newFindings(before, news);
+  if (!added.length) return;
+  let users = usedBy;
+  if (!users) {
+    try {
+      users = (await getProfile(lxd, news.name, { project })).value.used_by ?? [];
+    } catch (err) {
+      if (isNotFound(err)) return;
+      throw err;
+    }
+  }
+  const instances = users.filter((u) => u.startsWith("/1.0/instances/")).map((u) => decodeURIComponent(u.split("/").pop()!.split("?")[0]));
+  if (!instances.length) return;
+  throw new Error(`profile "${news.name}": this change would weaken confinement of the instances already using it (${instances.join(", ")}), which were not judged with it: ${added.map((f) => `${f.key} (${f.class}): ${f.reason}`).join("; ")}. Set weakenInstancesInUse: true on the profile to apply it anyway`);
+}
+
 /** Findings a profile's new content has that its previous content had not (by class and key). */
 function newFindings(olds: { config?: ConfigMap; devices?: DeviceMap }, news: { config: ConfigMap; devices: DeviceMap }): Finding[] {
   const had = new Set(assess(olds.config ?? {}, olds.devices ?? {}).map((f) => `${f.class} ${f.key}`));
@@ -115,18 +138,15 @@ export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
     return { inputs: { ...value, project, config: unknown("config") ? config : dropEmpty(config), devices } };
   },
 
-  diff(olds, news, base) {
+  async diff(olds, news, base, open) {
     // The default profile cannot be renamed: moving to or from it means another profile.
     if (olds.name !== news.name && (olds.name === "default" || news.name === "default")) {
       return { ...base, changes: true, replaces: [...(base.replaces ?? []), "name"], deleteBeforeReplace: true };
     }
-    // A change that weakens the instances already using the profile is said at preview.
-    const users = (olds.usedBy ?? []).filter((u) => u.startsWith("/1.0/instances/"));
-    if (base.changes && users.length && !news.weakenInstancesInUse && news.config !== (UNKNOWN as never) && news.devices !== (UNKNOWN as never)) {
-      const added = newFindings(olds, news);
-      if (added.length) {
-        throw new Error(`profile "${news.name}": this change would weaken confinement of the instances already using it (${users.map((u) => decodeURIComponent(u.split("/").pop()!.split("?")[0])).join(", ")}), which were not judged with it: ${added.map((f) => `${f.key} (${f.class}): ${f.reason}`).join("; ")}. Set weakenInstancesInUse: true on the profile to apply it anyway`);
-      }
+    // A change that weakens the instances already using the profile is said at preview (LXD's used_by, read now).
+    if (base.changes && !(base.replaces ?? []).length && olds.name === news.name) {
+      const { lxd, project } = open();
+      await guardInUse(lxd, project, news, olds);
     }
     return base;
   },
@@ -138,6 +158,8 @@ export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
       try {
         const { value, etag } = await getProfile(lxd, inputs.name, { project });
         const adoptedFrom: ProfilePut = { config: value.config ?? {}, devices: value.devices ?? {}, description: value.description ?? "" };
+        // Adopting rewrites a profile instances may use: judged against what they run with now.
+        await guardInUse(lxd, project, inputs, adoptedFrom, value.used_by ?? []);
         await updateProfile(lxd, inputs.name, put, etag, { project });
         accepted({ adoptedFrom });
         return outputsFrom(lxd, (await getProfile(lxd, inputs.name, { project })).value, inputs, adoptedFrom);
@@ -162,7 +184,8 @@ export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
   async update({ lxd, project }, olds, news) {
     await ownProfiles(lxd, project);
     if (olds.name !== news.name) await renameProfile(lxd, olds.name, news.name, { project });
-    const { etag } = await getProfile(lxd, news.name, { project });
+    const { value: live, etag } = await getProfile(lxd, news.name, { project });
+    await guardInUse(lxd, project, news, olds, live.used_by ?? []);
     await updateProfile(lxd, news.name, { config: news.config, devices: news.devices, description: news.description }, etag, { project });
     return outputsFrom(lxd, (await getProfile(lxd, news.name, { project })).value, news, olds.adoptedFrom);
   },

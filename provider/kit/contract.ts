@@ -31,6 +31,8 @@ export interface CheckContext {
   /** The previous inputs (empty on create). */
   olds: Record<string, unknown>;
   config?: ProviderConfig;
+  /** The scope of the new inputs, for a kind that must ask LXD at check (a preview may read, never write). */
+  open: () => Scope;
 }
 
 /** A kind's check result: normalised inputs, or failures naming the property. */
@@ -68,8 +70,11 @@ export interface Kind<I extends KindInputs, O extends I> {
   subject?(verb: string, props: I | O): string;
   /** Validates and normalises the new inputs (engine keys such as `__provider` already removed). */
   check(news: Record<string, unknown>, ctx: CheckContext): Promise<KindCheck<I>>;
-  /** Refines the kit's diff (e.g. a rename that cannot be done in place). */
-  diff?(olds: O, news: I, base: pulumi.dynamic.DiffResult): pulumi.dynamic.DiffResult;
+  /**
+   * Refines the kit's diff (e.g. a rename that cannot be done in place). `open` gives the scope of the new inputs
+   * for a kind that must ask LXD (a preview may read, never write).
+   */
+  diff?(olds: O, news: I, base: pulumi.dynamic.DiffResult, open: () => Scope): pulumi.dynamic.DiffResult | Promise<pulumi.dynamic.DiffResult>;
   /** Creates the object; calls `accepted` as soon as LXD holds it. */
   create(s: Scope, inputs: I, accepted: Accepted<O>): Promise<O>;
   /** Reads the object; an LXD 404 means it is gone, and so does `undefined` (LXD answered, but the object is not there, e.g. a device no longer on its instance). */

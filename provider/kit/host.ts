@@ -58,14 +58,14 @@ export function kitProvider(kind: AnyKind) {
         const why = unknownRemote(remote, config);
         if (why) return { inputs: news, failures: [{ property: "connection.remote", reason: why }] };
       }
-      const r = await kind.check(own, { olds, config });
+      const r = await kind.check(own, { olds, config, open: () => scopeOf(own as Props, config) });
       if (r.failures) return { inputs: news, failures: r.failures };
       return { inputs: { ...news, ...stripUndefined(r.inputs) } };
     },
 
     async diff(_id: string, olds: Props, news: Props, config?: ProviderConfig): Promise<pulumi.dynamic.DiffResult> {
       const base = diffProps(olds, news, kind.diffKeys, kind.replaceKeys, config);
-      return kind.diff ? kind.diff(olds, news, base) : base;
+      return kind.diff ? kind.diff(olds, news, base, () => scopeOf(news, config)) : base;
     },
 
     async create(inputs: Props, config?: ProviderConfig): Promise<pulumi.dynamic.CreateResult> {

@@ -176,6 +176,12 @@ export const POLICY: readonly PolicyRow[] = [
     reason: "a line break in a value LXD writes into the container's LXC config starts a new line that nobody judged (only raw.*, cloud-init.* and user.* values are multi-line by design; image.* values stay in LXD's database)",
     examples: { refused: cfg({ "environment.GREETING": "hi\nlxc.apparmor.profile = unconfined" }), optedOut: "cannot be opted out" },
   },
+  {
+    on: "config", keys: ["volatile.*"], class: "injection",
+    when: "set at all (any value)", weakens: () => true,
+    reason: "volatile.* is LXD's runtime state, not configuration: a written volatile.idmap.next, for one, is the id map LXD applies at the next start (host root included), behind every other key's back",
+    examples: { refused: cfg({ "volatile.idmap.next": '[{"Isuid":true,"Isgid":false,"Hostid":0,"Nsid":0,"Maprange":65536}]' }), optedOut: "cannot be opted out" },
+  },
   // ── security.* keys the hardened config sets (fail closed: anything but LXD's spelling of the hardened value) ──
   {
     on: "config", keys: ["security.privileged"], hardened: "false", class: "privileged",

@@ -62,6 +62,9 @@ describe("C15 the policy judges the instance laid over its profiles", () => {
     expect(msg).toMatch(/security\.privileged/);
     expect(await instanceExists(lxd, name)).toBe(false);
 
+    // Refused at preview already (the profile exists), and again before create.
+    const preview = await e.preview({ name, image: TEST_IMAGE, profiles: ["default", weak] });
+    expect(preview.check.failures.map((f) => f.reason).join()).toContain(`profile "${weak}" sets security.privileged=true`);
     const msg2 = await refusal(e.up({ name, image: TEST_IMAGE, profiles: ["default", weak] }));
     expect(msg2).toContain(`profile "${weak}"`);
     expect(msg2).toContain("security.privileged");
@@ -300,6 +303,31 @@ describe("lifecycle rules of the kit", () => {
     expect(await instanceExists(lxd, name, project)).toBe(false);
   });
 
+  test("rejects adopting a profile in use with content that weakens its instances", async () => {
+    const pname = await weakProfile({ "user.x": "1" });
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, running: false, profiles: ["default", pname] });
+    const p = new MiniEngine(host, "profile", pname, "Profile");
+    const msg = await refusal(p.up({ name: pname, adopt: true, devices: { kmsg: { type: "unix-char", path: "/dev/kmsg" } }, securityOptOuts: ["devices"] }));
+    expect(msg).toContain(name);
+    expect(msg).toContain("weakenInstancesInUse");
+    expect((await getInstance(lxd, name)).value.expanded_devices.kmsg).toBeUndefined();
+    await e.destroy();
+  });
+
+  test("rejects volatile.* keys (LXD's runtime state) with every opt-out, and an empty default limit", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    await e.up({ name, image: TEST_IMAGE, running: false });
+    const next = '[{"Isuid":true,"Isgid":false,"Hostid":0,"Nsid":0,"Maprange":65536}]';
+    const msg = await refusal(e.up({ name, image: TEST_IMAGE, running: false, config: { "volatile.idmap.next": next }, securityOptOuts: ["idmap", "privileged", "raw"] }));
+    expect(msg).toMatch(/volatile\.idmap\.next.*no opt-out accepts it/s);
+    expect((await getInstance(lxd, name)).value.config["volatile.idmap.next"]).not.toBe(next);
+    expect(await refusal(e.up({ name, image: TEST_IMAGE, running: false, config: { "limits.memory": "" } }))).toMatch(/config\.limits\.memory must not be empty.*defaultLimits: false/);
+    await e.destroy();
+  });
+
   test("a profile change that would weaken instances already using it fails at preview unless acknowledged", async () => {
     const pname = randomName("prof");
     profiles.push(pname);
@@ -308,11 +336,15 @@ describe("lifecycle rules of the kit", () => {
     const name = randomName();
     const e = instanceEngine(name);
     await e.up({ name, image: TEST_IMAGE, running: false, profiles: ["default", pname] });
-    await p.refresh();
+    // No refresh: the profile's state still says nobody uses it; LXD's used_by is read at preview.
+    expect(p.state!.outputs.usedBy).toEqual([]);
     const weakened = { name: pname, config: { "user.x": "1" }, devices: { tty: { type: "unix-char", path: "/dev/tty0" } }, securityOptOuts: ["devices"] };
+    // The preview (Check + Diff) fails, naming the instance.
+    expect(await refusal(p.preview(weakened))).toMatch(new RegExp(`instances already using it \\(${name}\\)`));
     const msg = await refusal(p.up(weakened));
     expect(msg).toContain(name);
     expect(msg).toContain("weakenInstancesInUse");
+    expect((await getInstance(lxd, name)).value.expanded_devices.tty).toBeUndefined();
     await p.up({ ...weakened, weakenInstancesInUse: true });
     await e.destroy();
     await p.destroy();
