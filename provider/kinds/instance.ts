@@ -27,7 +27,7 @@ import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, sameJson, splitOwnership, UNKNOWN } from "../rules/values";
 import { checkWith } from "../kit/check";
 import type { Kind, Scope } from "../kit/contract";
-import { amend } from "../kit/errors";
+import { amend, lxdSays } from "../kit/errors";
 
 /** Operation time limits, in seconds. Nothing else caps them (case C11). */
 export interface InstanceTimeouts {
@@ -312,7 +312,7 @@ async function brokenReason(lxd: LxdClient, inst: LxdInstance, project: string):
  * or update, so the error names the way out. Other errors pass unchanged.
  */
 function withRestrictionHint(err: unknown, project: string): unknown {
-  const text = err instanceof Error ? `${err.message} ${(err as { lxdMessage?: string }).lxdMessage ?? ""}` : String(err);
+  const text = `${err instanceof Error ? err.message : ""} ${lxdSays(err)}`;
   if (!/Failed checking if instance (creation|update) allowed|forbidden|restricted\./i.test(text)) return err;
   return amend(err, ` — project "${project}" restricts this (its restricted.* config). Drop the setting, or allow it in the project: on a TenantProject, allowNesting (nesting, syscall interception, low-level keys) or its config input for other restricted.* keys`);
 }
@@ -422,7 +422,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       // incomplete; the next run finds out what LXD holds and converges (case C16).
       if (isTransportError(err)) accepted(INCOMPLETE);
       if (!isConflict(err)) throw withRestrictionHint(err, project);
-      if (!inputs.adopt) throw new Error(`${(err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message} (set adopt: true to bring the existing instance under management)`, { cause: err });
+      if (!inputs.adopt) throw amend(err, " (set adopt: true to bring the existing instance under management)");
       // Adopt: judged like an update; a broken record is replaced.
       const { value: cur } = await getInstance(lxd, inputs.name, { project });
       accepted(INCOMPLETE);
@@ -441,7 +441,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       } catch (startErr) {
         // Transactional: do not leave a half-made instance behind (case C02). If the clean-up fails too, the
         // kit keeps it in state as partially created.
-        const why = `Failed to start instance "${inputs.name}" in project "${project}": ${(startErr as Error & { lxdMessage?: string }).lxdMessage || (startErr as Error).message}`;
+        const why = `Failed to start instance "${inputs.name}" in project "${project}": ${lxdSays(startErr)}`;
         try {
           await stopInstance(lxd, inputs.name, { project, graceSec: 0 }).catch(() => undefined);
           await whileBusy(() => deleteInstance(lxd, inputs.name, { project, timeoutSec: t.deleteSec ?? DEFAULT_WAIT }));
@@ -472,7 +472,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       try {
         await renameInstance(lxd, olds.name, news.name, { project, timeoutSec: t.updateSec ?? DEFAULT_WAIT });
       } catch (err) {
-        throw new Error(`Failed to rename instance "${olds.name}" in project "${project}" to "${news.name}": ${(err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message}`, { cause: err });
+        throw new Error(`Failed to rename instance "${olds.name}" in project "${project}" to "${news.name}": ${lxdSays(err)}`, { cause: err });
       }
     }
     await judgeWithProfiles(lxd, project, news);
@@ -607,7 +607,7 @@ async function converge(
     if (want.running && !running) await startInstance(lxd, want.name, { project, timeoutSec: t.startSec ?? DEFAULT_WAIT });
     if (!want.running && running) await stopInstance(lxd, want.name, { project, graceSec: t.stopGraceSec ?? 30, timeoutSec: t.updateSec ?? DEFAULT_WAIT });
   } catch (err) {
-    throw new Error(`Failed to ${verb} instance "${want.name}" in project "${project}": ${(err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message}`, { cause: err });
+    throw new Error(`Failed to ${verb} instance "${want.name}" in project "${project}": ${lxdSays(err)}`, { cause: err });
   }
   return { restarted, wasRunning: running, lastUsedAt: cur.last_used_at ?? "" };
 }

@@ -48,6 +48,7 @@ import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { containsUnknown, DEVICE_OWNER_PREFIX, sameJson, stripUndefined } from "../rules/values";
 import { checkWith } from "../kit/check";
 import type { Accepted, Kind } from "../kit/contract";
+import { lxdSays } from "../kit/errors";
 import { checkPciAddress } from "../rules/pci";
 
 /** The device kinds this resource attaches (LXD device `type`). */
@@ -333,8 +334,6 @@ function without(cur: LxdInstance, deviceName: string) {
   return { config, devices };
 }
 
-/** LXD's message of an error, without our prefix. */
-const lxdSays = (err: unknown) => (err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message;
 
 /** What a failure names, per verb: `attach device "gpu0" to instance "c1"`, … */
 const PHRASES: Record<string, (d: string, i: string) => string> = {

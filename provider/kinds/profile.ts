@@ -20,6 +20,7 @@ import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { dropEmpty, normalizeConfig, normalizeDevices, UNKNOWN, userConfig } from "../rules/values";
 import { checkWith } from "../kit/check";
 import type { Kind } from "../kit/contract";
+import { amend, lxdSays } from "../kit/errors";
 
 /** Inputs after check. */
 export interface ProfileInputs {
@@ -164,13 +165,13 @@ export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
         accepted({ adoptedFrom });
         return outputsFrom(lxd, (await getProfile(lxd, inputs.name, { project })).value, inputs, adoptedFrom);
       } catch (err) {
-        if (!isNotFound(err) || inputs.name === "default") throw new Error(`Failed to adopt profile "${inputs.name}" in project "${project}": ${(err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message}`, { cause: err });
+        if (!isNotFound(err) || inputs.name === "default") throw new Error(`Failed to adopt profile "${inputs.name}" in project "${project}": ${lxdSays(err)}`, { cause: err });
       }
     }
     try {
       await createProfile(lxd, { name: inputs.name, ...put }, { project });
     } catch (err) {
-      if (isConflict(err)) throw new Error(`${(err as Error & { lxdMessage?: string }).lxdMessage} (set adopt: true to bring the existing profile under management)`, { cause: err });
+      if (isConflict(err)) throw amend(err, " (set adopt: true to bring the existing profile under management)");
       throw err;
     }
     accepted();

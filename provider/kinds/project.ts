@@ -23,7 +23,7 @@ import { nameSchema, PROJECT_NAME } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { normalizeConfig, sameJson } from "../rules/values";
 import { checkWith } from "../kit/check";
-import { amend } from "../kit/errors";
+import { amend, lxdSays } from "../kit/errors";
 import type { Kind } from "../kit/contract";
 
 /** Inputs after check. */
@@ -118,8 +118,6 @@ function holding(p: LxdProject): string {
   return contents(p).map(describeUsedBy).join(", ");
 }
 
-/** LXD's message of an error, without our prefix. */
-const lxdSays = (err: unknown) => (err as Error & { lxdMessage?: string }).lxdMessage || (err as Error).message;
 
 function outputsFrom(p: LxdProject, inputs: ProjectInputs, serverFeatures: ConfigMap, adoptedFrom?: ProjectPut): ProjectOutputs {
   return {

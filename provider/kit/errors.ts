@@ -4,6 +4,12 @@
  */
 import { LxdError } from "../lxd";
 
+/** LXD's own message of an error (a transport failure's description; any other error's message), without our prefix. */
+export function lxdSays(err: unknown): string {
+  if (err instanceof LxdError) return err.isTransport ? err.message : err.lxdMessage || err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** `err` with `suffix` added to LXD's message (an LxdError stays one, with its status); other errors likewise. */
 export function amend(err: unknown, suffix: string): Error {
   if (err instanceof LxdError) {

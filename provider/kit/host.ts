@@ -9,6 +9,7 @@ import { normalizeProject } from "../rules/names";
 import { stripUndefined } from "../rules/values";
 import { clientFor, unknownRemote, type ProviderConfig } from "./connection";
 import { diffProps } from "./check";
+import { lxdSays } from "./errors";
 import type { AnyKind, KindInputs, Scope } from "./contract";
 import { KINDS, type KindName } from "./registry";
 
@@ -29,7 +30,7 @@ function scopeOf(p: Props, config?: ProviderConfig): Scope {
  * (LXD's own messages often start with "Failed to" too: an LxdError is always prefixed).
  */
 export function failure(kind: AnyKind, verb: string, p: Props, err: unknown): Error {
-  const detail = err instanceof LxdError ? (err.isTransport ? err.message : err.lxdMessage || err.message) : err instanceof Error ? err.message : String(err);
+  const detail = lxdSays(err);
   if (!(err instanceof LxdError) && /^Failed to /.test(detail)) return err instanceof Error ? err : new Error(detail);
   const where = kind.inProject === false ? "" : ` in project "${normalizeProject(p.project)}"`;
   const what = kind.subject ? kind.subject(verb, p) : `${verb} ${kind.noun} "${p.name}"`;
