@@ -19,7 +19,7 @@ import {
   type ConfigMap, type DeviceMap, type Instance as LxdInstance, type InstanceSource, type LxdClient, type Profile as LxdProfile,
 } from "../lxd";
 import {
-  applyOptOuts, assess, DEFAULT_LIMITS, hardenedConfig, judgeEffective, refusalMessage, securityReport, WEAKENING_CLASSES,
+  applyOptOuts, assess, DEFAULT_LIMITS, hardenedConfig, isTrue, judgeEffective, refusalMessage, securityReport, WEAKENING_CLASSES,
   type Finding, type Nesting, type SecurityReport, type WeakeningClass,
 } from "../policy";
 import { CONFIG_KEY, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
@@ -105,7 +105,7 @@ export function isStartOnlyKey(key: string): boolean {
 /** The host-visible id map an instance config asks for: 0 = the shared map, else the isolated map's size. */
 export function isolatedIdmapSize(config: ConfigMap | undefined): number {
   const c = config ?? {};
-  if (!/^(true|1|yes|on)$/i.test(c["security.idmap.isolated"] ?? "")) return 0;
+  if (!isTrue(c["security.idmap.isolated"])) return 0;
   return Number(c["security.idmap.size"] ?? 0) || 65536;
 }
 
@@ -497,7 +497,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
   async delete({ lxd, project }, props) {
     const t = props.timeouts ?? {};
     const { value: cur, etag } = await getInstance(lxd, props.name, { project });
-    if (/^(true|1|yes|on)$/i.test(cur.expanded_config?.["security.protection.delete"] ?? "")) {
+    if (isTrue(cur.expanded_config?.["security.protection.delete"])) {
       if (!props.liftDeleteProtection) {
         throw new Error(`security.protection.delete=true protects it (nothing was stopped or changed). Set liftDeleteProtection: true on the resource (and run pulumi up) to let the provider lift the protection and delete it, or remove the key`);
       }
