@@ -69,10 +69,10 @@ async function exists(lxd: LxdClient, p: string): Promise<boolean> {
 }
 
 /** True while an operation `description` (e.g. "Creating instance") on instance `name` is running. */
-async function opRunning(lxd: LxdClient, description: string, name: string): Promise<boolean> {
+async function opRunning(lxd: LxdClient, description: string, name: string, statuses = ["Running"]): Promise<boolean> {
   const ops = (await lxd.get<Record<string, Op[]>>("/1.0/operations", { query: { recursion: "1" } })).metadata ?? {};
   return Object.values(ops).flat().some((op) =>
-    op.description === description && op.status === "Running" && JSON.stringify(op.resources ?? {}).includes(`/instances/${name}`));
+    op.description === description && statuses.includes(op.status) && JSON.stringify(op.resources ?? {}).includes(`/instances/${name}`));
 }
 
 /** Names at the end of a collection's URLs. */
@@ -108,11 +108,11 @@ async function expectEmpty(lxd: LxdClient): Promise<void> {
 }
 
 /** Runs `first` (a run that will be cut off), kills the daemon once `phase` holds, restarts it, and returns `first`'s error. */
-async function killDuring(phase: string, cond: () => Promise<boolean>, first: () => Promise<unknown>, cpuPercent = 3): Promise<Error> {
+async function killDuring(phase: string, cond: () => Promise<boolean>, first: () => Promise<unknown>, cpuPercent = 3, limitSec = 60): Promise<Error> {
   daemon.slowDown(cpuPercent);
   const run = first().then(() => undefined, (err: Error) => err);
   try {
-    await until(phase, cond);
+    await until(phase, cond, limitSec);
   } catch (timedOut) {
     // Leave a running daemon behind for the next test either way.
     daemon.fullSpeed();
@@ -204,7 +204,9 @@ test("C16 delete cut off while LXD runs it: the next destroy leaves nothing, and
     e = new Engine(host, "instance", name, "Instance");
     await e.up(want);
     const lxd = daemon.client();
-    return killDuring("the delete operation runs", () => opRunning(lxd, "Deleting instance", name), () => e.destroy(), 1);
+    // The slowed daemon's stop and delete can take a minute on a loaded machine: a longer watch, and a delete
+    // operation counts as soon as LXD lists it (Pending or Running).
+    return killDuring("the delete operation runs", () => opRunning(lxd, "Deleting instance", name, ["Pending", "Running"]), () => e.destroy(), 1, 180);
   });
   expect(err.message).toMatch(new RegExp(`Failed to delete instance "${name}" in project "default"`));
   expect(e.state).toBeDefined(); // a failed delete keeps the resource in state
@@ -217,7 +219,7 @@ test("C16 delete cut off while LXD runs it: the next destroy leaves nothing, and
     await new Engine(host, "instance", name, "Instance").up(want);
   });
   await expectConverged(daemon.client(), name, want.config);
-});
+}, 300_000);
 
 test("C16 create cut off after LXD wrote the instance record: the record is recognisably broken, and adopt: true converges too", async () => {
   const name = randomName("c16");
