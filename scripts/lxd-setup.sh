@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a local LXD for the examples and the tests on a Debian/Ubuntu machine.
 # Idempotent: each step checks first and says what it did (or that nothing was needed).
-#   1. install LXD from the distribution's packages if `lxd` is missing
+#   1. install LXD from the distribution's packages if `lxd` is missing, and btrfs-progs (the tests create
+#      loop-file btrfs pools) if `mkfs.btrfs` is missing
 #   2. start the daemon if its socket does not answer (no systemd needed)
 #   3. initialise a `dir` storage pool and the default profile's root disk if missing (no network is created)
 #   4. build the local busybox test image tarball (.cache/pulumi-lxd-test.tar.gz) and import it
@@ -31,6 +32,15 @@ if ! command -v lxd >/dev/null 2>&1 || ! command -v lxc >/dev/null 2>&1 || [ ! -
   apt-get install -y -qq lxd lxd-client busybox-static >/dev/null
 else
   say "lxd $(lxd --version) is installed"
+fi
+if ! command -v mkfs.btrfs >/dev/null 2>&1; then
+  need_root "install btrfs-progs"
+  say "installing btrfs-progs from the distribution's packages (btrfs storage pools)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq btrfs-progs >/dev/null
+else
+  say "btrfs-progs is installed"
 fi
 
 # 2. daemon
