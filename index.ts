@@ -9,6 +9,9 @@ export { Project, type ProjectArgs, type ProjectOutputs } from "./resources/proj
 export {
   PciDevice, type PciDeviceArgs, type PciDeviceInputs, type PciDeviceOutputs, type PciDeviceKind, type GpuType, type InstanceTypeHint,
 } from "./resources/pci-device";
+export { StorageVolume, type StorageVolumeArgs, type StorageVolumeOutputs, type VolumeSource } from "./resources/storage-volume";
+export { VolumeSnapshot, type VolumeSnapshotArgs, type VolumeSnapshotOutputs } from "./resources/volume-snapshot";
+export { InstanceDevice, type InstanceDeviceArgs, type InstanceDeviceOutputs } from "./resources/instance-device";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
 export {
   WEAKENING_CLASSES, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,

@@ -9,6 +9,9 @@ export const KINDS = {
   project: () => (require("../kinds/project") as typeof import("../kinds/project")).projectKind,
   image: () => (require("../kinds/image") as typeof import("../kinds/image")).imageKind,
   "pci-device": () => (require("../kinds/pci-device") as typeof import("../kinds/pci-device")).pciDeviceKind,
+  "storage-volume": () => (require("../kinds/storage-volume") as typeof import("../kinds/storage-volume")).storageVolumeKind,
+  "volume-snapshot": () => (require("../kinds/volume-snapshot") as typeof import("../kinds/volume-snapshot")).volumeSnapshotKind,
+  "instance-device": () => (require("../kinds/instance-device") as typeof import("../kinds/instance-device")).instanceDeviceKind,
 } as const;
 
 /** The name of a registered kind. */
