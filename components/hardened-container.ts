@@ -13,6 +13,12 @@
  * wants the default profile's NIC says so with `extraProfiles: ["default"]` (the own profile still comes last,
  * so its limits and root disk win).
  *
+ * Data volumes (`volumes`): each is a {@link StorageVolume} (custom, filesystem) named `<container>-<key>` in the
+ * container's project and pool, mounted by a `disk` device named `<key>` (`pool`, `source`, `path`, `readonly`) in
+ * the instance's own devices (not the profile: the volume belongs to this container, and LXD's `used_by` then
+ * names the instance). The instance depends on its volumes, so Pulumi creates them first and deletes the instance
+ * before them (LXD refuses to delete a volume in use, and so does StorageVolume).
+ *
  * Limits live in the profile (the instance is created with `defaultLimits: false`), so a restricted project's
  * "every instance must set limits.*" rule is met by the profile; the hardened security config (unprivileged,
  * isolated idmap sized for `nesting`, seccomp, `/dev/lxd` off) stays on the instance, where a profile cannot
@@ -22,9 +28,11 @@ import * as pulumi from "@pulumi/pulumi";
 import type { TenantProject } from "./tenant-project";
 import { Instance, type InstanceTimeouts } from "../resources/instance";
 import { Profile } from "../resources/profile";
+import { StorageVolume } from "../resources/storage-volume";
 import type { ConnectionArgs } from "../provider/rules/connection";
 import { DEFAULT_LIMITS, WEAKENING_CLASSES, type Nesting, type SecurityReport, type WeakeningClass } from "../provider/policy";
 import { checkKnown, instanceNameRule, isKnown, isSizeString, type Validation } from "./validation";
+import { validateVolumes, type ContainerVolume } from "./volumes";
 
 type Scalar = string | number | boolean;
 
@@ -110,6 +118,18 @@ export interface HardenedContainerArgs {
    * Default `[]`: not even `default` (see the module comment). Updated in place.
    */
   extraProfiles?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Data volumes: name → `{size, path, pool?, config?, readOnly?}`. Each is a custom filesystem volume named
+   * `<container>-<name>` (LXD volume name rule: 1–63 letters, digits, `.`, `_`, `-`) in the container's project,
+   * on `pool` (default: this component's `pool`, else the `tenant`'s pool, else `default`), mounted at `path` by a
+   * disk device `<name>` on the instance. The set of names must be known when the program runs (a plain object);
+   * the fields may be outputs. Volume config is judged by the hardening policy (`security.shifted` needs `idmap`
+   * in `securityOptOuts`). Adding a volume creates it and hot-plugs it; removing one unmounts it, then deletes it
+   * with its data; `size` grows in place (shrinking is refused); `pool` forces replacement of the volume.
+   * Renaming the container renames its volumes, which LXD refuses while the container runs (stop it first).
+   * Default: none.
+   */
+  volumes?: Record<string, ContainerVolume>;
   /** Description of the container and its profile. Default "". Updated in place. */
   description?: pulumi.Input<string>;
   /** Operation time limits, in seconds (create, start, stop grace, update, delete). Defaults: 600 s each, 30 s stop grace. */
@@ -123,14 +143,19 @@ export interface HardenedContainerArgs {
  * seccomp policy plus the compat deny list, `/dev/lxd` off, limits and root disk in its profile, nothing
  * inherited from the `default` profile.
  *
- * Outputs: `instance` and `profile` (the child resources), `name`, `project`, `status` (LXD's status,
- * `Running` once up), `securityReport` (what confinement the container really has, after profiles).
+ * Outputs: `instance`, `profile` and `storageVolumes` (the child resources), `name`, `project`, `status` (LXD's
+ * status, `Running` once up), `volumes` (volume key → LXD volume name), `securityReport` (what confinement the
+ * container really has, after profiles).
  */
 export class HardenedContainer extends pulumi.ComponentResource {
   /** The container. */
   readonly instance: Instance;
   /** The container's own profile (limits, root disk, devices). */
   readonly profile: Profile;
+  /** The data volumes (key of `volumes` → its StorageVolume). */
+  readonly storageVolumes: Record<string, StorageVolume>;
+  /** Key of `volumes` → the LXD name of its volume (`<container>-<key>`). `{}` without volumes. */
+  readonly volumes: pulumi.Output<Record<string, string>>;
   /** Container name, as LXD has it. */
   readonly name: pulumi.Output<string>;
   /** Project of the container and its profile. */
@@ -141,7 +166,7 @@ export class HardenedContainer extends pulumi.ComponentResource {
   readonly securityReport: pulumi.Output<SecurityReport>;
 
   constructor(name: string, args: HardenedContainerArgs, opts?: pulumi.ComponentResourceOptions) {
-    validateHardenedContainerArgs(args);
+    validateHardenedContainerArgs(args, name);
     super("lxd:components:HardenedContainer", name, {}, opts);
 
     const resourceName = args.name ?? name;
@@ -164,13 +189,38 @@ export class HardenedContainer extends pulumi.ComponentResource {
       connection: args.connection,
     }, { parent: this });
 
+    const project = args.tenant ? args.tenant.name : args.project;
+    const volumePool = args.pool ?? args.tenant?.pool ?? "default";
+    this.storageVolumes = {};
+    const mounts: Record<string, pulumi.Output<Record<string, string>>> = {};
+    for (const [key, v] of Object.entries(args.volumes ?? {})) {
+      const vol = new StorageVolume(`${name}-vol-${key}`, {
+        name: pulumi.interpolate`${resourceName}-${key}`,
+        pool: v.pool ?? volumePool,
+        project,
+        contentType: "filesystem",
+        size: v.size,
+        config: v.config,
+        description: pulumi.interpolate`Data volume ${key} of container ${resourceName}`,
+        securityOptOuts: args.securityOptOuts,
+        connection: args.connection,
+      }, { parent: this });
+      this.storageVolumes[key] = vol;
+      mounts[key] = pulumi.all([vol.pool, vol.name, v.path, v.readOnly ?? false]).apply(([pool, source, path, ro]): Record<string, string> => ({
+        type: "disk", pool, source, path, ...(ro ? { readonly: "true" } : {}),
+      }));
+    }
+    const volumeList = Object.values(this.storageVolumes);
+
     this.instance = new Instance(name, {
       name: resourceName,
-      project: args.tenant ? args.tenant.name : args.project,
+      project,
       image: args.image,
       imageServer: args.imageServer,
       imageProtocol: args.imageProtocol,
       config: args.config,
+      // Volume mounts are the instance's own devices (the profile keeps the root disk and the user's devices).
+      ...(volumeList.length ? { devices: pulumi.all(mounts) } : {}),
       // The own profile's name is an output: the instance waits for the profile to exist.
       profiles: pulumi.all([args.extraProfiles ?? [], this.profile.name]).apply(([extra, own]) => [...extra, own]),
       description: args.description,
@@ -180,15 +230,19 @@ export class HardenedContainer extends pulumi.ComponentResource {
       securityOptOuts: args.securityOptOuts,
       timeouts: args.timeouts,
       connection: args.connection,
-    }, { parent: this });
+      // Volumes first, instance last; on destroy the instance goes before its volumes.
+    }, { parent: this, dependsOn: volumeList });
 
     this.name = this.instance.name;
     this.project = this.instance.project;
     this.status = this.instance.status;
     this.securityReport = this.instance.securityReport;
+    this.volumes = pulumi.all(Object.fromEntries(Object.entries(this.storageVolumes).map(([k, v]) => [k, v.name])));
     this.registerOutputs({
       instance: this.instance,
       profile: this.profile,
+      storageVolumes: this.storageVolumes,
+      volumes: this.volumes,
       name: this.name,
       project: this.project,
       status: this.status,
@@ -202,9 +256,11 @@ const CPU_RE = /^(\d+|\d+(-\d+)?(,\d+(-\d+)?)*)$/;
 /**
  * Checks the values of {@link HardenedContainerArgs} that are known when the program runs (outputs of other
  * resources are checked later, by the providers).
+ * @param resourceName the component's resource name (the container's name when `name` is not given), for the
+ *   volume names `<container>-<key>`.
  * @throws pulumi.InputPropertyError naming the first bad property.
  */
-export function validateHardenedContainerArgs(args: HardenedContainerArgs): void {
+export function validateHardenedContainerArgs(args: HardenedContainerArgs, resourceName?: string): void {
   const rules: Validation[] = [
     instanceNameRule("name", args.name),
     ["image", args.image, (v) => typeof v === "string" && v.trim() !== "", "must name an image alias or fingerprint"],
@@ -220,6 +276,13 @@ export function validateHardenedContainerArgs(args: HardenedContainerArgs): void
   ];
   checkKnown(rules);
   checkTenant(args);
+  const containerName = args.name === undefined ? resourceName : typeof args.name === "string" ? args.name : undefined;
+  validateVolumes(args.volumes, "container", {
+    containerName,
+    deviceNames: ["root", ...(isPlainObject(args.devices) ? Object.keys(args.devices) : [])],
+    snapshotsAllowed: args.tenant ? args.tenant.allowsSnapshots : undefined,
+    snapshotsHint: "set allowSnapshots: true on the TenantProject",
+  });
   checkKnown(listItems(args.securityOptOuts, "securityOptOuts", (v) => typeof v === "string" && (WEAKENING_CLASSES as readonly string[]).includes(v), `must be one of ${WEAKENING_CLASSES.join(", ")}`));
   checkKnown(listItems(args.extraProfiles, "extraProfiles", (v) => typeof v === "string" && /^[^\s/]{1,63}$/.test(v), "must be a profile name (1–63 characters, no spaces or slashes)"));
   if (isPlainObject(args.devices)) {

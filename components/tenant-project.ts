@@ -20,6 +20,12 @@
  * then only those: `restricted.devices.nic=managed` + `restricted.networks.access`), backups and direct
  * cluster-member targeting.
  *
+ * Volumes (`volumes`): custom filesystem volumes of the project (`features.storage.volumes=true`: only the
+ * tenant's instances see them), on the tenant's pool, created here and mounted nowhere: a tenant-level store the
+ * tenant's containers mount by name (a `disk` device `{pool, source: <name>, path}`, which
+ * `restricted.devices.disk=managed` allows). A container's own data belongs in {@link HardenedContainer}'s
+ * `volumes`, which creates and mounts it for that container in the same project.
+ *
  * Instances in the project must set `limits.cpu`, `limits.memory` and `limits.processes` (directly or by a
  * profile) because the project limits them; with `limits.disk`, also a root disk `size`. The `default`
  * profile does so; a {@link HardenedContainer} does so through its own profile (give it `rootSize` when the
@@ -28,10 +34,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Profile } from "../resources/profile";
 import { Project } from "../resources/project";
+import { StorageVolume } from "../resources/storage-volume";
 import type { ConnectionArgs } from "../provider/rules/connection";
 import { DEFAULT_LIMITS } from "../provider/policy";
 import type { ContainerLimits } from "./hardened-container";
 import { checkKnown, isSizeString, type Validation } from "./validation";
+import { validateVolumes, type TenantVolume } from "./volumes";
 
 type Scalar = string | number | boolean;
 
@@ -94,6 +102,15 @@ export interface TenantProjectArgs {
   /** Let the tenant take instance and volume snapshots (`restricted.snapshots=allow`). Default `false` (LXD's default). Updated in place. */
   allowSnapshots?: pulumi.Input<boolean>;
   /**
+   * Tenant-level volumes: name → `{size, pool?, config?, description?}`. Each is a custom filesystem volume of
+   * that name (1–63 letters, digits, `.`, `_`, `-`) in the project, on `pool` (default: this component's `pool`),
+   * created but not mounted (mount one with a disk device `{type: "disk", pool, source: <name>, path}` in a
+   * HardenedContainer's `devices` or an InstanceDevice). `size` is required (a project with `limits.disk` refuses
+   * volumes without one). A `snapshots.schedule` needs `allowSnapshots: true`. The set of names must be known when
+   * the program runs. Default: none.
+   */
+  volumes?: Record<string, TenantVolume>;
+  /**
    * More project config, laid over what this component sets (LXD project keys verbatim: `user.*`,
    * `restricted.idmap.uid`, `limits.*`, even `restricted.*` — an override here loosens the tenant's
    * restrictions and is the user's explicit choice). Default `{}`. `features.*` cannot change once the
@@ -142,8 +159,9 @@ export function tenantRestrictions(opts: { networks: string[]; allowNesting: boo
 /**
  * A restricted LXD project for a tenant of a shared host, with its hardened `default` profile.
  *
- * Outputs: `name` (the project name, to give instances as `project`), `project` and `profile` (the child
- * resources: the Project and its adopted `default` Profile).
+ * Outputs: `name` (the project name, to give instances as `project`), `project`, `profile` and
+ * `storageVolumes` (the child resources: the Project, its adopted `default` Profile, its volumes), `pool`,
+ * `volumes` (volume key → LXD name).
  */
 export class TenantProject extends pulumi.ComponentResource {
   /** The project name, once the project exists (pass it as `project` to instances and containers). */
@@ -158,6 +176,17 @@ export class TenantProject extends pulumi.ComponentResource {
    * checks its `nesting` and low-level config against it at preview.
    */
   readonly allowsNesting: boolean | undefined;
+  /**
+   * Whether the tenant may take snapshots (`allowSnapshots`), when known at program time. A {@link HardenedContainer}
+   * given this project as `tenant` refuses a volume `snapshots.schedule` at preview when this is false.
+   */
+  readonly allowsSnapshots: boolean | undefined;
+  /** The tenant's storage pool (`pool`, default `default`): the default pool of its volumes and of HardenedContainer volumes in it. */
+  readonly pool: pulumi.Output<string>;
+  /** The tenant-level volumes (key of `volumes` → its StorageVolume). */
+  readonly storageVolumes: Record<string, StorageVolume>;
+  /** Names of the tenant-level volumes, as LXD has them (key → name). `{}` without volumes. */
+  readonly volumes: pulumi.Output<Record<string, string>>;
 
   constructor(name: string, args: TenantProjectArgs = {}, opts?: pulumi.ComponentResourceOptions) {
     validateTenantProjectArgs(args);
@@ -213,9 +242,27 @@ export class TenantProject extends pulumi.ComponentResource {
       connection: args.connection,
     }, { parent: this });
 
+    this.pool = pulumi.output(args.pool ?? "default");
+    this.storageVolumes = {};
+    for (const [key, v] of Object.entries(args.volumes ?? {})) {
+      this.storageVolumes[key] = new StorageVolume(`${name}-vol-${key}`, {
+        name: key,
+        // The project's name is an output: the volume waits for the project, and goes before it on destroy.
+        project: this.project.name,
+        pool: v.pool ?? this.pool,
+        contentType: "filesystem",
+        size: v.size,
+        config: v.config,
+        description: v.description,
+        connection: args.connection,
+      }, { parent: this });
+    }
+    this.volumes = pulumi.all(Object.fromEntries(Object.entries(this.storageVolumes).map(([k, v]) => [k, v.name])));
+
     this.name = this.project.name;
     this.allowsNesting = args.allowNesting === undefined ? false : typeof args.allowNesting === "boolean" ? args.allowNesting : undefined;
-    this.registerOutputs({ name: this.name, project: this.project, profile: this.profile });
+    this.allowsSnapshots = args.allowSnapshots === undefined ? false : typeof args.allowSnapshots === "boolean" ? args.allowSnapshots : undefined;
+    this.registerOutputs({ name: this.name, project: this.project, profile: this.profile, pool: this.pool, storageVolumes: this.storageVolumes, volumes: this.volumes });
   }
 }
 
@@ -246,6 +293,10 @@ export function validateTenantProjectArgs(args: TenantProjectArgs): void {
   if (Array.isArray(args.networks)) {
     checkKnown(args.networks.map((v, i): Validation => [`networks[${i}]`, v, (x) => typeof x === "string" && /^[^\s/,]+$/.test(x), "must be a network name (no spaces, slashes or commas)"]));
   }
+  validateVolumes(args.volumes, "tenant", {
+    snapshotsAllowed: args.allowSnapshots === undefined ? false : typeof args.allowSnapshots === "boolean" ? args.allowSnapshots : undefined,
+    snapshotsHint: "set allowSnapshots: true",
+  });
   if (typeof l.disk === "string" && args.rootSize === undefined) {
     throw new pulumi.InputPropertyError({
       propertyPath: "rootSize",

@@ -75,6 +75,45 @@ describe("HardenedContainer validation", () => {
   });
 });
 
+describe("HardenedContainer volumes validation", () => {
+  const vol = { size: "64MiB", path: "/srv/data" };
+  it("accepts volumes with known and unknown fields", () => {
+    expect(() => validateHardenedContainerArgs(container({
+      volumes: { data: { ...vol, pool: "fast", readOnly: true, config: { "snapshots.schedule": "@daily", "snapshots.expiry": "7d" } }, logs: { size: pulumi.output("1GiB"), path: pulumi.output("x") } },
+    }), "web")).not.toThrow();
+  });
+
+  it("rejects a volume without a size, or with a size LXD cannot read", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { path: "/srv/data" } as never } })), "volumes.data.size", /volumes.data.size must be given: a size with a unit.*but none was provided/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, size: "64" } } })), "volumes.data.size", /must be a size with a unit, such as "64MiB".*but "64" was provided/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, config: { size: "1GiB" } } } })), "volumes.data.config.size", /must not be set \(give the size as size\)/);
+  });
+
+  it("rejects a mount path that is not absolute, is /, has a line break or is used twice", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, path: "srv/data" } } })), "volumes.data.path", /must be an absolute path inside the container.*but "srv\/data" was provided/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, path: "/" } } })), "volumes.data.path", /must not be \//);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, path: "/srv\nlxc.x=1" } } })), "volumes.data.path", /no line breaks/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { size: "1GiB" } as never } })), "volumes.data.path", /must be given: the absolute mount path/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { a: vol, b: { ...vol, path: "/srv/data/" } } })), "volumes.b.path", /must differ from the path of volumes.a/);
+  });
+
+  it("rejects volume names that make no LXD volume or device name, or reuse a device", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { "-x": vol } })), "volumes.-x", /its name is also the device name/);
+    expectInputError(() => validateHardenedContainerArgs(container({ name: "w".repeat(60), volumes: { data: vol } })), "volumes.data", /must make a volume name "<container>-<name>" that is 1–63 letters/);
+    // Without name, the component's resource name is the container's.
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: vol } }), "w".repeat(60)), "volumes.data", /<container>-<name>/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { root: vol } })), "volumes.root", /must not reuse the name of a device the container already has \(the root disk\)/);
+    expectInputError(() => validateHardenedContainerArgs(container({ devices: { data: { type: "nic", network: "n" } }, volumes: { data: vol } })), "volumes.data", /in devices/);
+  });
+
+  it("rejects unknown fields, a bad pool or readOnly, and volumes that are not a plain object", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, mode: "rw" } as never } })), "volumes.data", /must have only the fields size, path, pool, config, readOnly, but "mode" was provided/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, pool: "a b" } } })), "volumes.data.pool", /storage pool/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, readOnly: "yes" as never } } })), "volumes.data.readOnly", /true or false/);
+    expectInputError(() => validateHardenedContainerArgs(container({ volumes: pulumi.output({}) as never })), "volumes", /plain object/);
+  });
+});
+
 describe("TenantProject validation", () => {
   it("accepts the defaults", () => {
     expect(() => validateTenantProjectArgs({})).not.toThrow();
@@ -94,6 +133,15 @@ describe("TenantProject validation", () => {
     expectInputError(() => validateTenantProjectArgs({ limits: { memory: "10G" } } as TenantProjectArgs), "limits.memory", /size with a unit/);
     expectInputError(() => validateTenantProjectArgs({ limits: { instances: -1 } }), "limits.instances", /0 or more/);
     expectInputError(() => validateTenantProjectArgs({ instanceLimits: { processes: 0 } }), "instanceLimits.processes", /1 or more/);
+  });
+
+  it("rejects tenant volumes without a size, with a mount path, or with a snapshot schedule the project forbids", () => {
+    expect(() => validateTenantProjectArgs({ volumes: { shared: { size: "1GiB" } } })).not.toThrow();
+    expectInputError(() => validateTenantProjectArgs({ volumes: { shared: {} as never } }), "volumes.shared.size", /must be given/);
+    expectInputError(() => validateTenantProjectArgs({ volumes: { shared: { size: "1GiB", path: "/srv" } as never } }), "volumes.shared.path", /mounts them nowhere.*HardenedContainer volumes/);
+    expectInputError(() => validateTenantProjectArgs({ volumes: { "a/b": { size: "1GiB" } } }), "volumes.a/b", /its name is the volume's name/);
+    expectInputError(() => validateTenantProjectArgs({ volumes: { shared: { size: "1GiB", config: { "snapshots.schedule": "@daily" } } } }), "volumes.shared.config.snapshots.schedule", /restricted.snapshots=block.*set allowSnapshots: true/);
+    expect(() => validateTenantProjectArgs({ allowSnapshots: true, volumes: { shared: { size: "1GiB", config: { "snapshots.schedule": "@daily" } } } })).not.toThrow();
   });
 
   it("rejects a network name with a comma", () => {
@@ -176,6 +224,42 @@ describe("component wiring (echo mocks)", () => {
     await settle(c.name);
     expect(inputsOf(":Instance", "n4")).toMatchObject({ project: "loose", nesting: { workload: "docker" } });
     expect(inputsOf(":Profile", "n4-profile")).toMatchObject({ project: "loose" });
+  });
+
+  it("creates a container's volumes in its project and pool and mounts them on the instance, which depends on them", async () => {
+    const c = new HardenedContainer("app", {
+      image: "img", pool: "fast",
+      volumes: { data: { size: "64MiB", path: "/srv/data", config: { "snapshots.schedule": "@daily" } }, ro: { size: "8MiB", path: "/ro", pool: "slow", readOnly: true } },
+    });
+    expect(await settle(c.volumes)).toEqual({ data: "app-data", ro: "app-ro" });
+    await settle(c.name);
+    expect(inputsOf(":StorageVolume", "app-vol-data")).toMatchObject({ name: "app-data", pool: "fast", contentType: "filesystem", size: "64MiB", config: { "snapshots.schedule": "@daily" } });
+    expect(inputsOf(":StorageVolume", "app-vol-ro")).toMatchObject({ name: "app-ro", pool: "slow" });
+    expect(inputsOf(":Instance", "app").devices).toEqual({
+      data: { type: "disk", pool: "fast", source: "app-data", path: "/srv/data" },
+      ro: { type: "disk", pool: "slow", source: "app-ro", path: "/ro", readonly: "true" },
+    });
+    // The volumes are registered (and created) before the instance that mounts them.
+    const at = (type: string, n: string) => registered.findIndex((r) => r.type.endsWith(type) && r.name === n);
+    expect(at(":StorageVolume", "app-vol-data")).toBeGreaterThanOrEqual(0);
+    expect(at(":StorageVolume", "app-vol-data")).toBeLessThan(at(":Instance", "app"));
+    expect(at(":StorageVolume", "app-vol-ro")).toBeLessThan(at(":Instance", "app"));
+    // Without volumes the instance gets no devices of its own.
+    expect(inputsOf(":Instance", "web").devices).toBeUndefined();
+  });
+
+  it("puts a tenant container's volumes in the tenant's project and pool; the tenant's own volumes are not mounted", async () => {
+    const t = new TenantProject("vt", { pool: "tpool", allowSnapshots: true, volumes: { shared: { size: "1GiB" } } });
+    const c = new HardenedContainer("vtc", { image: "img", tenant: t, volumes: { data: { size: "64MiB", path: "/data", config: { "snapshots.schedule": "@daily" } } } });
+    expect(await settle(c.volumes)).toEqual({ data: "vtc-data" });
+    await settle(c.name);
+    expect(await settle(t.volumes)).toEqual({ shared: "shared" });
+    expect(inputsOf(":StorageVolume", "vtc-vol-data")).toMatchObject({ project: "vt", pool: "tpool" });
+    expect(inputsOf(":StorageVolume", "vt-vol-shared")).toMatchObject({ name: "shared", project: "vt", pool: "tpool", size: "1GiB" });
+    expect(inputsOf(":Instance", "vtc").devices).toEqual({ data: { type: "disk", pool: "tpool", source: "vtc-data", path: "/data" } });
+    const strict = new TenantProject("nosnap", {});
+    expectInputError(() => new HardenedContainer("vtc2", { image: "img", tenant: strict, volumes: { data: { size: "64MiB", path: "/data", config: { "snapshots.schedule": "@daily" } } } }),
+      "volumes.data.config.snapshots.schedule", /restricted.snapshots=block.*set allowSnapshots: true on the TenantProject/);
   });
 
   it("makes a restricted project with its own images and profiles, and adopts its default profile", async () => {
