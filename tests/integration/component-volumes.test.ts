@@ -96,6 +96,68 @@ function planMocks(previous: HostMocks, planned: Planned[]): pulumi.runtime.Mock
   };
 }
 
+/** A resource in the state a run leaves (what the engine keeps). */
+interface Held { type: string; name: string; urn: string; id: string; inputs: Record<string, unknown>; outputs: Record<string, unknown> }
+
+/**
+ * Mocks for a further `pulumi up` over `held` (the previous run's state), as the engine plans it for dynamic
+ * resources: Check against the old inputs, Diff, then Update, Delete + Create (a replacement, delete first), or
+ * nothing; a new resource is created. `finish()` then deletes what the program no longer registers (last
+ * registered first) and returns the new state; `log` lists what happened (`create|update|replace|delete <name>`).
+ */
+function upMocks(held: Held[], log: string[]): pulumi.runtime.Mocks & { finish(): Promise<Held[]> } {
+  const next: Held[] = [];
+  return {
+    async newResource(args) {
+      const inputs = args.inputs as Record<string, unknown>;
+      if (!args.type.startsWith("pulumi-nodejs:dynamic") || typeof inputs.__provider !== "string") {
+        return { id: args.custom ? `${args.name}-id` : undefined, state: inputs };
+      }
+      const news = toPlainObject(inputs, `${args.type} "${args.name}" inputs`);
+      const prev = held.find((r) => r.type === args.type && r.name === args.name);
+      const urn = prev?.urn ?? `urn:pulumi:test::stf::${args.type}::${args.name}`;
+      const checked = await host.check(urn, prev?.inputs ?? {}, news);
+      if (checked.failures.length) throw new Error(`Check(${args.name}): ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+      let entry: Held;
+      if (!prev) {
+        const created = await host.create(urn, checked.inputs);
+        entry = { type: args.type, name: args.name, urn, id: created.id, inputs: checked.inputs, outputs: created.properties };
+        log.push(`create ${args.name}`);
+      } else {
+        const diff = await host.diff(prev.id, urn, prev.outputs, checked.inputs, { oldInputs: prev.inputs });
+        if (diff.changes === "none") {
+          entry = prev;
+        } else if (diff.replaces.length) {
+          await host.delete(prev.id, urn, prev.outputs, { oldInputs: prev.inputs });
+          const created = await host.create(urn, checked.inputs);
+          entry = { ...prev, id: created.id, inputs: checked.inputs, outputs: created.properties };
+          log.push(`replace ${args.name}`);
+        } else {
+          const updated = await host.update(prev.id, urn, prev.outputs, checked.inputs, { oldInputs: prev.inputs });
+          entry = { ...prev, inputs: checked.inputs, outputs: updated.properties };
+          log.push(`update ${args.name}`);
+        }
+      }
+      next.push(entry);
+      return { id: entry.id, state: entry.outputs };
+    },
+    call: (args) => args.inputs,
+    async finish() {
+      for (const r of [...held].reverse()) {
+        if (next.some((n) => n.urn === r.urn)) continue;
+        await host.delete(r.id, r.urn, r.outputs, { oldInputs: r.inputs });
+        log.push(`delete ${r.name}`);
+      }
+      return next;
+    },
+  };
+}
+
+/** Deletes a run's state, last registered first (as the engine orders a destroy by dependency). */
+async function destroy(held: Held[]): Promise<void> {
+  for (const r of [...held].reverse()) await host.delete(r.id, r.urn, r.outputs, { oldInputs: r.inputs });
+}
+
 const dynamicType = (kind: string) => (r: RecordedResource) => r.viaHost && r.type.endsWith(`:${kind}`);
 /** Runs `sh -c script` in a container over REST; its exit code. */
 const sh = (name: string, script: string, project = "default") => execInstance(lxd, name, ["sh", "-c", script], { project });
@@ -168,6 +230,62 @@ describe("HardenedContainer volumes", () => {
     expect(await gone(() => getStorageVolume(lxd, "default", data, { project: "default" }))).toBe(true);
     expect(await gone(() => getStorageVolume(lxd, "default", ro, { project: "default" }))).toBe(true);
     expect(await gone(() => getProfile(lxd, name, { project: "default" }))).toBe(true);
+  });
+
+  it("adding a volume hot-plugs it into the running container, removing one unmounts it before deleting it, and the data survives a replacement of the container", async () => {
+    const name = rnd();
+    const alias = `${name}-img`;
+    leftovers.instances.push([name, "default"]);
+    leftovers.profiles.push([name, "default"]);
+    leftovers.volumes.push(["default", `${name}-data`, "default"], ["default", `${name}-logs`, "default"]);
+    // A second alias of the test image: changing `image` to it replaces the container (same content).
+    const fingerprint = (await lxd.get<{ target: string }>(`/1.0/images/aliases/${TEST_IMAGE}`)).metadata.target;
+    await lxd.request("POST", "/1.0/images/aliases", { body: { name: alias, target: fingerprint } });
+    const program = (image: string, volumes: Record<string, { size: string; path: string }>) => {
+      const c = new HardenedContainer("app", { name, image, limits: { memory: "128MiB", processes: 200 }, volumes });
+      return pulumi.all([c.status, c.volumes]);
+    };
+    const run = async (held: Held[], image: string, volumes: Record<string, { size: string; path: string }>) => {
+      const log: string[] = [];
+      const mocks = upMocks(held, log);
+      await pulumi.runtime.setMocks(mocks, "stf-volumes", "test", false);
+      const [status] = await settle(program(image, volumes));
+      return { held: await mocks.finish(), log, status };
+    };
+    const data = { size: "16MiB", path: "/srv/data" };
+    const logs = { size: "16MiB", path: "/var/log/app" };
+    let held: Held[] = [];
+    try {
+      ({ held } = await run([], TEST_IMAGE, { data }));
+      expect(await sh(name, "echo kept > /srv/data/f")).toBe(0);
+      const started = (await getInstance(lxd, name, { project: "default" })).value.last_used_at;
+
+      // Add a volume: created, then the instance is updated; LXD hot-plugs it (no restart).
+      let r = await run(held, TEST_IMAGE, { data, logs });
+      held = r.held;
+      expect(r.log).toEqual(["create app-vol-logs", "update app"]);
+      expect(await sh(name, "grep -q ' /var/log/app ' /proc/mounts && echo l > /var/log/app/l")).toBe(0);
+      expect((await getInstance(lxd, name, { project: "default" })).value.last_used_at).toBe(started);
+
+      // Remove one: the instance is updated first (unmounted), then the volume is deleted.
+      r = await run(held, TEST_IMAGE, { logs });
+      held = r.held;
+      expect(r.log).toEqual(["update app", "delete app-vol-data"]);
+      expect(await gone(() => getStorageVolume(lxd, "default", `${name}-data`, { project: "default" }))).toBe(true);
+      expect(await sh(name, "grep -q ' /srv/data ' /proc/mounts")).not.toBe(0);
+
+      // Replace the container (another image alias): the volume stays, its data too, mounted in the new one.
+      r = await run(held, alias, { logs });
+      held = r.held;
+      expect(r.log).toEqual(["replace app"]);
+      expect(r.status).toBe("Running");
+      expect(await sh(name, "[ \"$(cat /var/log/app/l)\" = l ]")).toBe(0);
+    } finally {
+      await destroy(held);
+      await lxd.request("DELETE", `/1.0/images/aliases/${alias}`).catch(() => undefined);
+    }
+    expect(await gone(() => getInstance(lxd, name, { project: "default" }))).toBe(true);
+    expect(await gone(() => getStorageVolume(lxd, "default", `${name}-logs`, { project: "default" }))).toBe(true);
   });
 
   it("a tenant's volume and a tenant container's volume live in the restricted project (limits.disk set), both mounted", async () => {
