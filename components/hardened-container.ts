@@ -17,7 +17,8 @@
  * container's project and pool, mounted by a `disk` device named `<key>` (`pool`, `source`, `path`, `readonly`) in
  * the instance's own devices (not the profile: the volume belongs to this container, and LXD's `used_by` then
  * names the instance). The instance depends on its volumes, so Pulumi creates them first and deletes the instance
- * before them (LXD refuses to delete a volume in use, and so does StorageVolume).
+ * before them (LXD refuses to delete a volume in use, and so does StorageVolume). The volumes depend on the
+ * profile, so a rename never updates the profile and a volume of the same instance at the same time.
  *
  * Limits live in the profile (the instance is created with `defaultLimits: false`), so a restricted project's
  * "every instance must set limits.*" rule is met by the profile; the hardened security config (unprivileged,
@@ -126,7 +127,8 @@ export interface HardenedContainerArgs {
    * the fields may be outputs. Volume config is judged by the hardening policy (`security.shifted` needs `idmap`
    * in `securityOptOuts`). Adding a volume creates it and hot-plugs it; removing one unmounts it, then deletes it
    * with its data; `size` grows in place (shrinking is refused); `pool` forces replacement of the volume.
-   * Renaming the container renames its volumes, which LXD refuses while the container runs (stop it first).
+   * Renaming the container renames its volumes first, which LXD refuses while the container runs: stop it
+   * (`lxc stop`) before the rename; the update starts it again.
    * Default: none.
    */
   volumes?: Record<string, ContainerVolume>;
@@ -204,7 +206,9 @@ export class HardenedContainer extends pulumi.ComponentResource {
         description: pulumi.interpolate`Data volume ${key} of container ${resourceName}`,
         securityOptOuts: args.securityOptOuts,
         connection: args.connection,
-      }, { parent: this });
+        // After the profile: a profile update and a volume rename touching the same instance at once collide in
+        // LXD ("A matching non-reusable operation has now succeeded", measured on 5.0.2 when the container is renamed).
+      }, { parent: this, dependsOn: [this.profile] });
       this.storageVolumes[key] = vol;
       mounts[key] = pulumi.all([vol.pool, vol.name, v.path, v.readOnly ?? false]).apply(([pool, source, path, ro]): Record<string, string> => ({
         type: "disk", pool, source, path, ...(ro ? { readonly: "true" } : {}),

@@ -17,7 +17,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import {
   LxdClient, deleteStorageVolume, execInstance, getInstance, getProfile, getProject, getStorageVolume, listProjects, listStorageVolumeSnapshots,
-  getStorageVolumeSnapshot,
+  getStorageVolumeSnapshot, stopInstance,
 } from "../../provider/lxd";
 import { HardenedContainer, TenantProject } from "../../components";
 import { Image } from "../../resources/image";
@@ -104,10 +104,14 @@ interface Held { type: string; name: string; urn: string; id: string; inputs: Re
  * resources: Check against the old inputs, Diff, then Update, Delete + Create (a replacement, delete first), or
  * nothing; a new resource is created. `finish()` then deletes what the program no longer registers (last
  * registered first) and returns the new state; `log` lists what happened (`create|update|replace|delete <name>`).
+ * A failed step is recorded in `errors` (the program sees the resource's previous state) and, as the engine stops
+ * at a failure, nothing registered after it is touched and nothing is deleted.
  */
-function upMocks(held: Held[], log: string[]): pulumi.runtime.Mocks & { finish(): Promise<Held[]> } {
+function upMocks(held: Held[], log: string[]): pulumi.runtime.Mocks & { finish(): Promise<Held[]>; errors: Error[] } {
   const next: Held[] = [];
+  const errors: Error[] = [];
   return {
+    errors,
     async newResource(args) {
       const inputs = args.inputs as Record<string, unknown>;
       if (!args.type.startsWith("pulumi-nodejs:dynamic") || typeof inputs.__provider !== "string") {
@@ -116,33 +120,47 @@ function upMocks(held: Held[], log: string[]): pulumi.runtime.Mocks & { finish()
       const news = toPlainObject(inputs, `${args.type} "${args.name}" inputs`);
       const prev = held.find((r) => r.type === args.type && r.name === args.name);
       const urn = prev?.urn ?? `urn:pulumi:test::stf::${args.type}::${args.name}`;
-      const checked = await host.check(urn, prev?.inputs ?? {}, news);
-      if (checked.failures.length) throw new Error(`Check(${args.name}): ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+      if (errors.length && prev) {
+        next.push(prev);
+        log.push(`skip ${args.name}`);
+        return { id: prev.id, state: prev.outputs };
+      }
       let entry: Held;
-      if (!prev) {
-        const created = await host.create(urn, checked.inputs);
-        entry = { type: args.type, name: args.name, urn, id: created.id, inputs: checked.inputs, outputs: created.properties };
-        log.push(`create ${args.name}`);
-      } else {
-        const diff = await host.diff(prev.id, urn, prev.outputs, checked.inputs, { oldInputs: prev.inputs });
-        if (diff.changes === "none") {
-          entry = prev;
-        } else if (diff.replaces.length) {
-          await host.delete(prev.id, urn, prev.outputs, { oldInputs: prev.inputs });
+      try {
+        const checked = await host.check(urn, prev?.inputs ?? {}, news);
+        if (checked.failures.length) throw new Error(`Check(${args.name}): ${checked.failures.map((f) => `${f.property}: ${f.reason}`).join("; ")}`);
+        if (!prev) {
           const created = await host.create(urn, checked.inputs);
-          entry = { ...prev, id: created.id, inputs: checked.inputs, outputs: created.properties };
-          log.push(`replace ${args.name}`);
+          entry = { type: args.type, name: args.name, urn, id: created.id, inputs: checked.inputs, outputs: created.properties };
+          log.push(`create ${args.name}`);
         } else {
-          const updated = await host.update(prev.id, urn, prev.outputs, checked.inputs, { oldInputs: prev.inputs });
-          entry = { ...prev, inputs: checked.inputs, outputs: updated.properties };
-          log.push(`update ${args.name}`);
+          const diff = await host.diff(prev.id, urn, prev.outputs, checked.inputs, { oldInputs: prev.inputs });
+          if (diff.changes === "none") {
+            entry = prev;
+          } else if (diff.replaces.length) {
+            await host.delete(prev.id, urn, prev.outputs, { oldInputs: prev.inputs });
+            const created = await host.create(urn, checked.inputs);
+            entry = { ...prev, id: created.id, inputs: checked.inputs, outputs: created.properties };
+            log.push(`replace ${args.name}`);
+          } else {
+            const updated = await host.update(prev.id, urn, prev.outputs, checked.inputs, { oldInputs: prev.inputs });
+            entry = { ...prev, inputs: checked.inputs, outputs: updated.properties };
+            log.push(`update ${args.name}`);
+          }
         }
+      } catch (err) {
+        if (!prev) throw err;
+        errors.push(err as Error);
+        log.push(`failed ${args.name}`);
+        next.push(prev);
+        return { id: prev.id, state: prev.outputs };
       }
       next.push(entry);
       return { id: entry.id, state: entry.outputs };
     },
     call: (args) => args.inputs,
     async finish() {
+      if (errors.length) return held.map((r) => next.find((n) => n.urn === r.urn) ?? r);
       for (const r of [...held].reverse()) {
         if (next.some((n) => n.urn === r.urn)) continue;
         await host.delete(r.id, r.urn, r.outputs, { oldInputs: r.inputs });
@@ -289,6 +307,49 @@ describe("HardenedContainer volumes", () => {
     }
     expect(await gone(() => getInstance(lxd, name, { project: "default" }))).toBe(true);
     expect(await gone(() => getStorageVolume(lxd, "default", `${name}-logs`, { project: "default" }))).toBe(true);
+  });
+
+  it("fails when a running container with volumes is renamed (LXD refuses to rename a volume in use) without losing anything; stopped, the rename goes through", async () => {
+    const [name, renamed] = [rnd(), rnd()];
+    for (const n of [name, renamed]) {
+      leftovers.instances.push([n, "default"]);
+      leftovers.profiles.push([n, "default"]);
+      leftovers.volumes.push(["default", `${n}-data`, "default"]);
+    }
+    const run = async (held: Held[], n: string) => {
+      const log: string[] = [];
+      const mocks = upMocks(held, log);
+      await pulumi.runtime.setMocks(mocks, "stf-volumes", "test", false);
+      const c = new HardenedContainer("app", { name: n, image: TEST_IMAGE, limits: { memory: "128MiB", processes: 200 }, volumes: { data: { size: "16MiB", path: "/srv/data" } } });
+      const out = await settle(pulumi.all([c.status, c.volumes]));
+      return { held: await mocks.finish(), log, out, errors: mocks.errors };
+    };
+    let held: Held[] = [];
+    try {
+      ({ held } = await run([], name));
+      expect(await sh(name, "echo kept > /srv/data/f")).toBe(0);
+      const failed = await run(held, renamed);
+      held = failed.held;
+      expect(failed.log).toEqual(["update app-profile", "failed app-vol-data", "skip app"]);
+      expect(failed.errors[0]?.message).toMatch(new RegExp(`Failed to update storage volume "${renamed}-data" in pool "default" in project "default": Volume is still in use by running instances`));
+      // The volume and the container are as they were: same names, still mounted, data there.
+      expect((await getStorageVolume(lxd, "default", `${name}-data`, { project: "default" })).value.used_by).toEqual([`/1.0/instances/${name}`]);
+      expect(await sh(name, "[ \"$(cat /srv/data/f)\" = kept ]")).toBe(0);
+      // Stopped (by hand), the same run goes through: the volume is renamed (LXD rewrites the stopped
+      // instance's device), then the instance, which starts again.
+      await stopInstance(lxd, name, { project: "default", graceSec: 0 });
+      const r = await run(held, renamed);
+      expect(r.errors).toEqual([]);
+      expect(r.log).toEqual(["update app-vol-data", "update app"]);
+      held = r.held;
+      expect(r.out).toEqual(["Running", { data: `${renamed}-data` }]);
+      expect(await sh(renamed, "[ \"$(cat /srv/data/f)\" = kept ]")).toBe(0);
+      expect(await gone(() => getStorageVolume(lxd, "default", `${name}-data`, { project: "default" }))).toBe(true);
+    } finally {
+      await destroy(held);
+    }
+    expect(await gone(() => getInstance(lxd, renamed, { project: "default" }))).toBe(true);
+    expect(await gone(() => getStorageVolume(lxd, "default", `${renamed}-data`, { project: "default" }))).toBe(true);
   });
 
   it("a tenant's volume and a tenant container's volume live in the restricted project (limits.disk set), both mounted", async () => {
