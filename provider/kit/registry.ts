@@ -9,6 +9,9 @@ export const KINDS = {
   project: () => (require("../kinds/project") as typeof import("../kinds/project")).projectKind,
   image: () => (require("../kinds/image") as typeof import("../kinds/image")).imageKind,
   "pci-device": () => (require("../kinds/pci-device") as typeof import("../kinds/pci-device")).pciDeviceKind,
+  "server-settings": () => (require("../kinds/server-settings") as typeof import("../kinds/server-settings")).serverSettingsKind,
+  "trust-certificate": () => (require("../kinds/trust-certificate") as typeof import("../kinds/trust-certificate")).trustCertificateKind,
+  "trust-token": () => (require("../kinds/trust-token") as typeof import("../kinds/trust-token")).trustTokenKind,
 } as const;
 
 /** The name of a registered kind. */
