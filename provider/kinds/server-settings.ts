@@ -19,7 +19,7 @@
  * (in one stack or two) would record each other's values as "previous".
  */
 import { z } from "zod";
-import { getServer, patchServerConfig, type ConfigMap } from "../lxd";
+import { getServer, LxdError, patchServerConfig, type ConfigMap } from "../lxd";
 import {
   applyServerOptOuts, judgeServerConfig, SERVER_OPT_OUTS, serverConfigNotes, serverConfigShapeErrors, serverRefusal,
   WRITE_ONLY_SERVER_KEYS, type ServerOptOut,
@@ -153,7 +153,15 @@ export const serverSettingsKind: Kind<ServerSettingsInputs, ServerSettingsOutput
     const send = changedKeys(live, inputs.config);
     // From here LXD may hold our values: a failure keeps what we recorded, so destroy can still put it back.
     accepted({ previous, previousUnreadable: unreadable, serverFingerprint: fingerprint, warnings: [] });
-    if (Object.keys(send).length) await patchServerConfig(lxd, send, etag);
+    if (Object.keys(send).length) {
+      try {
+        await patchServerConfig(lxd, send, etag);
+      } catch (err) {
+        // LXD refused the whole PATCH (a bad value, a stale ETag): nothing of ours is on the server.
+        if (err instanceof LxdError && err.status >= 400 && err.status < 500) accepted(false);
+        throw err;
+      }
+    }
     const after = (await getServer(lxd)).value;
     return outputsFrom((after.config ?? {}) as Record<string, unknown>, fingerprint, inputs, previous, unreadable);
   },
