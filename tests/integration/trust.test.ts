@@ -4,7 +4,10 @@
  * existing loopback listener is reused, anything else refuses to run), as tests/integration/client-https.test.ts does.
  * Client certificates are made with `openssl` (generateClientCertificate); every one is removed in afterAll.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { mockResourcesToHost } from "../support/provider-host-mocks";
+import { TrustToken } from "../../resources/trust-token";
 import { SECRET_SIG, SIG_KEY } from "../support/provider-wire";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { freePort } from "../support/net";
@@ -261,4 +264,25 @@ describe("TrustToken", () => {
     await u.destroy();
     expect((await getOperation(admin, opted.id)).status).not.toBe("Running");
   });
+});
+
+test("the TrustToken class registers token as an additional secret output, and the program sees it as a secret", async () => {
+  // The SDK's registration call, observed: what the class asks the engine to keep secret.
+  const resourceRuntime = require("@pulumi/pulumi/runtime/resource") as { registerResource: (...a: unknown[]) => unknown };
+  const spy = jest.spyOn(resourceRuntime, "registerResource");
+  const mocks = mockResourcesToHost(host);
+  await pulumi.runtime.setMocks(mocks, "pulumi-lxd-hardened", "test", false);
+  try {
+    const t = new TrustToken(randomName("tok"), { projects: [projects[0]] });
+    const call = spy.mock.calls.find((c) => c[3] === (t as unknown as { __name?: string }).__name || c[0] === t);
+    expect((call?.[8] as pulumi.CustomResourceOptions | undefined)?.additionalSecretOutputs).toEqual(["token"]);
+    const token = t.token as unknown as { isSecret: Promise<boolean>; promise(): Promise<string> };
+    expect(parseTrustToken(await token.promise()).fingerprint).toBe(serverFingerprint);
+    expect(await token.isSecret).toBe(true);
+    ops.push(await (t.id as unknown as { promise(): Promise<string> }).promise());
+  } finally {
+    spy.mockRestore();
+    await mocks.cleanup();
+  }
+  for (const id of ops.slice(-1)) expect((await getOperation(admin, id)).status).not.toBe("Running");
 });
