@@ -89,7 +89,7 @@ export const trustTokenKind: Kind<TrustTokenInputs, TrustTokenOutputs> = {
   noun: "trust token",
   inProject: false,
   outputKeys: ["operationId", "token", "serverFingerprint", "addresses", "expiresAt", "warnings"],
-  diffKeys: ["name", "restricted", "projects"],
+  diffKeys: ["name", "restricted", "projects", "securityOptOuts"],
   replaceKeys: ["name", "restricted", "projects"],
   idOf: (p) => p.operationId ?? p.name,
   subject: (verb, p) => `${verb} trust token for "${p.name}"`,

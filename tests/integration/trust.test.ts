@@ -261,6 +261,10 @@ describe("TrustToken", () => {
     const opted = await u.up({ name, restricted: false, securityOptOuts: ["unrestricted"] });
     ops.push(opted.id);
     expect(opted.outputs.warnings).toEqual([expect.stringMatching(/unrestricted, opted out/)]);
+    // Opt-outs alone change no token: an in-place update that keeps it.
+    const same = await u.up({ name, restricted: false, securityOptOuts: ["unrestricted", "unrestricted"] });
+    expect(u.lastAction).toBe("update");
+    expect(same.id).toBe(opted.id);
     await u.destroy();
     expect((await getOperation(admin, opted.id)).status).not.toBe("Running");
   });
