@@ -1,5 +1,6 @@
 /**
- * pulumi-lxd-hardened: LXD instances, profiles, projects, images and PCI/GPU devices as Pulumi dynamic
+ * pulumi-lxd-hardened: LXD instances, profiles, projects, images, PCI/GPU devices, server settings and trust
+ * (certificates, tokens) as Pulumi dynamic
  * resources with hardened defaults, hardened components, a host component for PCI passthrough, and look-ups of existing
  * LXD objects.
  */
@@ -13,9 +14,12 @@ export { StorageVolume, type StorageVolumeArgs, type StorageVolumeOutputs, type 
 export { VolumeSnapshot, type VolumeSnapshotArgs, type VolumeSnapshotOutputs } from "./resources/volume-snapshot";
 export { InstanceDevice, type InstanceDeviceArgs, type InstanceDeviceOutputs } from "./resources/instance-device";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
+export { ServerSettings, type ServerSettingsArgs, type ServerSettingsOutputs } from "./resources/server-settings";
+export { TrustCertificate, type TrustCertificateArgs, type TrustCertificateOutputs } from "./resources/trust-certificate";
+export { TrustToken, type TrustTokenArgs, type TrustTokenOutputs } from "./resources/trust-token";
 export {
-  WEAKENING_CLASSES, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,
-  type WeakeningClass, type Nesting, type Finding, type SecurityReport,
+  WEAKENING_CLASSES, SERVER_OPT_OUTS, TRUST_OPT_OUTS, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,
+  type WeakeningClass, type ServerOptOut, type TrustOptOut, type Nesting, type Finding, type SecurityReport,
 } from "./provider/policy";
 export type { LxdConnection } from "./provider/lxd";
 export type { ConnectionArgs } from "./provider/rules/connection";

@@ -12,6 +12,9 @@ export const KINDS = {
   "storage-volume": () => (require("../kinds/storage-volume") as typeof import("../kinds/storage-volume")).storageVolumeKind,
   "volume-snapshot": () => (require("../kinds/volume-snapshot") as typeof import("../kinds/volume-snapshot")).volumeSnapshotKind,
   "instance-device": () => (require("../kinds/instance-device") as typeof import("../kinds/instance-device")).instanceDeviceKind,
+  "server-settings": () => (require("../kinds/server-settings") as typeof import("../kinds/server-settings")).serverSettingsKind,
+  "trust-certificate": () => (require("../kinds/trust-certificate") as typeof import("../kinds/trust-certificate")).trustCertificateKind,
+  "trust-token": () => (require("../kinds/trust-token") as typeof import("../kinds/trust-token")).trustTokenKind,
 } as const;
 
 /** The name of a registered kind. */

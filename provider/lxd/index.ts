@@ -7,6 +7,7 @@ export * from "./profiles";
 export * from "./projects";
 export * from "./images";
 export * from "./trust";
+export * from "./certificates";
 export * from "./server";
 export * from "./networks";
 export * from "./storage-pools";
