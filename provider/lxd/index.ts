@@ -10,3 +10,5 @@ export * from "./trust";
 export * from "./server";
 export * from "./networks";
 export * from "./storage-pools";
+export * from "./files";
+export * from "./exec";
