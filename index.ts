@@ -3,13 +3,15 @@
  * resources with hardened defaults, hardened components, a host component for PCI passthrough, and look-ups of existing
  * LXD objects.
  */
-export { Instance, type InstanceArgs, type InstanceOutputs, type InstanceTimeouts } from "./resources/instance";
+export { Instance, type InstanceArgs, type InstanceOutputs, type InstanceTimeouts, type WaitCondition } from "./resources/instance";
 export { Profile, type ProfileArgs, type ProfileOutputs } from "./resources/profile";
 export { Project, type ProjectArgs, type ProjectOutputs } from "./resources/project";
 export {
   PciDevice, type PciDeviceArgs, type PciDeviceInputs, type PciDeviceOutputs, type PciDeviceKind, type GpuType, type InstanceTypeHint,
 } from "./resources/pci-device";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
+export { InstanceFile, type InstanceFileArgs, type InstanceFileOutputs, type ParentDirectories } from "./resources/instance-file";
+export { InstanceExec, type InstanceExecArgs, type InstanceExecOutputs, type ExecWhen } from "./resources/instance-exec";
 export {
   WEAKENING_CLASSES, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,
   type WeakeningClass, type Nesting, type Finding, type SecurityReport,

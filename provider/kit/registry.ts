@@ -9,6 +9,8 @@ export const KINDS = {
   project: () => (require("../kinds/project") as typeof import("../kinds/project")).projectKind,
   image: () => (require("../kinds/image") as typeof import("../kinds/image")).imageKind,
   "pci-device": () => (require("../kinds/pci-device") as typeof import("../kinds/pci-device")).pciDeviceKind,
+  "instance-file": () => (require("../kinds/instance-file") as typeof import("../kinds/instance-file")).instanceFileKind,
+  "instance-exec": () => (require("../kinds/instance-exec") as typeof import("../kinds/instance-exec")).instanceExecKind,
 } as const;
 
 /** The name of a registered kind. */
