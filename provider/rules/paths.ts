@@ -40,7 +40,7 @@ export function parseMode(raw: string | number, field = "mode"): { mode: number;
     const hint = Number.isInteger(raw) && /^[0-7]{3,4}$/.test(String(raw)) ? ` (a decimal ${raw} is mode 0${raw.toString(8)}; write 0o${raw} or "${String(raw).padStart(4, "0")}")` : "";
     return { error: `${field} must be a permission mode: a number from 0 to 0o777 or an octal string such as "0644" or "4755", but ${raw} was provided${hint}` };
   }
-  const m = /^(?:0o)?([0-7]{1,4})$/i.exec(raw.trim());
+  const m = /^(?:0o)?0*([0-7]{1,4})$/i.exec(raw.trim());
   if (!m) return { error: `${field} must be a permission mode: a number from 0 to 0o777 or an octal string such as "0644" or "4755", but ${JSON.stringify(raw)} was provided` };
   return { mode: parseInt(m[1], 8) };
 }
