@@ -2,7 +2,7 @@
  * The InstanceExec resource against the real LXD through the provider host: output recorded and its logs removed,
  * when it runs again (triggers, onChange, onStart), failOnError, timeouts, and a stopped instance never started.
  */
-import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, randomName } from "../support/engine";
 import { localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
 import { createInstance, getInstance, startInstance, stopInstance, type LxdClient } from "../../provider/lxd";
@@ -120,4 +120,13 @@ test("rejects an empty command, a bad environment name, a relative cwd and a bad
   expect(await reasons({ command: ["true"], cwd: "tmp" })).toMatch(/^cwd: cwd must be an absolute path/);
   expect(await reasons({ command: ["true"], when: "always" })).toMatch(/^when: /);
   expect(await reasons({ command: ["true"], timeoutSec: 0 })).toMatch(/^timeoutSec: timeoutSec must be at least 1 second, or -1/);
+});
+
+test("preview tolerates unknown triggers: the run is planned in place", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  await e.up({ instance: running, command: ["true"], triggers: { v: "1" } });
+  const p = await e.preview({ instance: running, command: ["true"], triggers: { v: UNKNOWN } });
+  expect(p.check.failures).toEqual([]);
+  expect(p.diff).toMatchObject({ changes: "some", replaces: [] });
+  await e.destroy();
 });

@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
 import {
@@ -184,4 +184,15 @@ test("fails when the directory is missing (naming createParents) or the instance
   const ghost = randomName("pvf");
   await expect(e.up({ instance: ghost, path: "/x", content: "x" })).rejects.toThrow(new RegExp(`instance "${ghost}" does not exist in project "default"`));
   expect(e.state).toBeUndefined();
+});
+
+test("preview tolerates unknown content: known inputs are still checked, the change is in place", async () => {
+  const e = new MiniEngine(host, "instance-file", randomName("pvf"), "InstanceFile");
+  await e.up({ instance: running, path: "/root/later", content: "1" });
+  const p = await e.preview({ instance: running, path: "/root/later", content: UNKNOWN });
+  expect(p.check.failures).toEqual([]);
+  expect(p.diff).toMatchObject({ changes: "some", replaces: [] });
+  const bad = await e.preview({ instance: running, path: "/../later", content: UNKNOWN });
+  expect(bad.check.failures.map((f) => f.property)).toEqual(["path"]);
+  await e.destroy();
 });
