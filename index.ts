@@ -4,7 +4,7 @@
  * resources with hardened defaults, hardened components, a host component for PCI passthrough, and look-ups of existing
  * LXD objects.
  */
-export { Instance, type InstanceArgs, type InstanceOutputs, type InstanceTimeouts } from "./resources/instance";
+export { Instance, type InstanceArgs, type InstanceOutputs, type InstanceTimeouts, type WaitCondition } from "./resources/instance";
 export { Profile, type ProfileArgs, type ProfileOutputs } from "./resources/profile";
 export { Project, type ProjectArgs, type ProjectOutputs } from "./resources/project";
 export {
@@ -17,6 +17,8 @@ export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type Ima
 export { ServerSettings, type ServerSettingsArgs, type ServerSettingsOutputs } from "./resources/server-settings";
 export { TrustCertificate, type TrustCertificateArgs, type TrustCertificateOutputs } from "./resources/trust-certificate";
 export { TrustToken, type TrustTokenArgs, type TrustTokenOutputs } from "./resources/trust-token";
+export { InstanceFile, type InstanceFileArgs, type InstanceFileOutputs, type ParentDirectories } from "./resources/instance-file";
+export { InstanceExec, type InstanceExecArgs, type InstanceExecOutputs, type ExecWhen } from "./resources/instance-exec";
 export {
   WEAKENING_CLASSES, SERVER_OPT_OUTS, TRUST_OPT_OUTS, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,
   type WeakeningClass, type ServerOptOut, type TrustOptOut, type Nesting, type Finding, type SecurityReport,

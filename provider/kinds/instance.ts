@@ -28,6 +28,7 @@ import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, sameJson
 import { checkWith } from "../kit/check";
 import type { Kind, Scope } from "../kit/contract";
 import { amend, lxdSays } from "../kit/errors";
+import { checkWaitFor, waitForInstance, waitForSchema, type WaitCondition } from "./instance-wait";
 
 /** Operation time limits, in seconds. Nothing else caps them (case C11). */
 export interface InstanceTimeouts {
@@ -67,6 +68,8 @@ export interface InstanceInputs {
   restartOnChange: boolean;
   replaceOnIdmapShrink: boolean;
   liftDeleteProtection: boolean;
+  /** Conditions awaited after the instance is created running, or started by an update (see instance-wait.ts). */
+  waitFor: WaitCondition[];
   connection?: ConnectionArgs;
 }
 
@@ -146,6 +149,7 @@ function schema() {
       restartOnChange: z.boolean().default(false),
       replaceOnIdmapShrink: z.boolean().default(false),
       liftDeleteProtection: z.boolean().default(false),
+      waitFor: waitForSchema(),
       connection: connectionSchema().optional(),
     })
     .strict();
@@ -388,6 +392,8 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         if (/weakens confinement/.test(msg)) return { failures: [{ property: "profiles", reason: msg }] };
       }
     }
+    const waits = await checkWaitFor({ waitFor: value.waitFor, type: value.type, running }, open);
+    if (waits.length) return { failures: waits };
     return {
       inputs,
     };
@@ -451,6 +457,8 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         accepted(false); // nothing is held any more
         throw new Error(`${why}. The instance that LXD created was removed, so the next run starts clean.`);
       }
+      // A failed wait leaves the running instance in state as incomplete: the next run waits again.
+      await waitForInstance(lxd, project, inputs.name, inputs.waitFor ?? []);
     }
     return outputsFrom(lxd, (await getInstance(lxd, inputs.name, { project })).value, inputs, [], inputs);
   },
@@ -465,7 +473,11 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
 
   async update({ lxd, project }, olds, news) {
     const t = news.timeouts ?? {};
-    if (olds.status === "Incomplete" || olds.status === "Broken") return recover(lxd, project, olds, news);
+    if (olds.status === "Incomplete" || olds.status === "Broken") {
+      const recovered = await recover(lxd, project, olds, news);
+      if (news.running) await waitForInstance(lxd, project, news.name, news.waitFor ?? []);
+      return recovered;
+    }
     if (olds.name !== news.name) {
       const cur = (await getInstance(lxd, olds.name, { project })).value;
       if (isRunningStatus(cur.status)) await stopInstance(lxd, olds.name, { project, graceSec: t.stopGraceSec ?? 30, timeoutSec: t.updateSec ?? DEFAULT_WAIT });
@@ -487,6 +499,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       throw err;
     }
     const { restarted, wasRunning, lastUsedAt } = converged;
+    if (news.running && (!wasRunning || restarted)) await waitForInstance(lxd, project, news.name, news.waitFor ?? []);
     const inst = (await getInstance(lxd, news.name, { project })).value;
     // Keys still pending from an earlier update, unless the instance was started since.
     const carried = olds.lastUsedAt && lastUsedAt !== olds.lastUsedAt ? [] : olds.restartPendingKeys ?? [];

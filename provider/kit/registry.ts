@@ -15,6 +15,8 @@ export const KINDS = {
   "server-settings": () => (require("../kinds/server-settings") as typeof import("../kinds/server-settings")).serverSettingsKind,
   "trust-certificate": () => (require("../kinds/trust-certificate") as typeof import("../kinds/trust-certificate")).trustCertificateKind,
   "trust-token": () => (require("../kinds/trust-token") as typeof import("../kinds/trust-token")).trustTokenKind,
+  "instance-file": () => (require("../kinds/instance-file") as typeof import("../kinds/instance-file")).instanceFileKind,
+  "instance-exec": () => (require("../kinds/instance-exec") as typeof import("../kinds/instance-exec")).instanceExecKind,
 } as const;
 
 /** The name of a registered kind. */

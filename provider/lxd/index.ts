@@ -12,3 +12,5 @@ export * from "./server";
 export * from "./networks";
 export * from "./storage-pools";
 export * from "./storage-volumes";
+export * from "./files";
+export * from "./exec";

@@ -96,6 +96,8 @@ export interface InstanceState {
   status_code: number;
   pid?: number;
   processes?: number;
+  /** Network interfaces inside the instance, by name: their addresses (`family` inet|inet6, `scope` global|link|local). */
+  network?: Record<string, { addresses?: { family: string; address: string; netmask?: string; scope: string }[]; host_name?: string; state?: string }>;
 }
 
 /** Writable part of a profile. */
