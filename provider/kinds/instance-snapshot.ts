@@ -16,7 +16,7 @@
  */
 import { z } from "zod";
 import {
-  createInstanceSnapshot, deleteInstanceSnapshot, getInstanceSnapshot, getInstanceState, isConflict, isNotFound, isRunningStatus,
+  createInstanceSnapshot, deleteInstanceSnapshot, getInstance, getInstanceSnapshot, getInstanceState, isConflict, isNotFound, isRunningStatus,
   isTransportError, LxdError, NO_EXPIRY, renameInstanceSnapshot, restoreInstanceSnapshot, startInstance, updateInstanceSnapshot,
   type InstanceSnapshot as LxdSnapshot, type LxdClient,
 } from "../lxd";
@@ -92,6 +92,23 @@ function outputsFrom(s: LxdSnapshot, inputs: InstanceSnapshotInputs, extra: Pick
 }
 
 const extraOf = (o: InstanceSnapshotOutputs) => ({ lastRestoredTrigger: o.lastRestoredTrigger, lastRestoredAt: o.lastRestoredAt, adopted: o.adopted ?? false });
+
+/**
+ * True when LXD holds the snapshot's record but not its storage: what a daemon killed during the snapshot's create
+ * leaves (measured on LXD 5.0.2: the record is listed and answers GET, its storage volume snapshot answers 404).
+ */
+async function isBrokenSnapshot(lxd: LxdClient, project: string, instance: string, s: LxdSnapshot): Promise<boolean> {
+  const pool = s.expanded_devices?.root?.pool;
+  if (!pool) return false;
+  const type = (await getInstance(lxd, instance, { project })).value.type === "virtual-machine" ? "virtual-machine" : "container";
+  try {
+    await lxd.get(`/1.0/storage-pools/${encodeURIComponent(pool)}/volumes/${type}/${encodeURIComponent(instance)}/snapshots/${encodeURIComponent(s.name)}`, { project });
+    return false;
+  } catch (err) {
+    if (isNotFound(err)) return true;
+    throw err;
+  }
+}
 
 /** LXD's refusal of a stateful snapshot, with what it needs. */
 function statefulHint(err: unknown): Error {
@@ -170,21 +187,28 @@ export const instanceSnapshotKind: Kind<InstanceSnapshotInputs, InstanceSnapshot
   async create({ lxd, project }, inputs, accepted) {
     const held = { createdAt: "", adopted: false } as const;
     if (inputs.adopt) {
+      let cur: LxdSnapshot | undefined;
       try {
-        const cur = (await getInstanceSnapshot(lxd, inputs.instance, inputs.name, { project })).value;
+        cur = (await getInstanceSnapshot(lxd, inputs.instance, inputs.name, { project })).value;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+      if (cur && (await isBrokenSnapshot(lxd, project, inputs.instance, cur))) {
+        // Nothing worth adopting: a record whose storage is gone. Deleted, then taken again below.
+        await deleteInstanceSnapshot(lxd, inputs.instance, inputs.name, { project, timeoutSec: inputs.timeoutSec });
+        cur = undefined;
+      }
+      if (cur) {
         if (cur.stateful !== inputs.stateful) {
           throw new Error(`snapshot "${label(inputs)}" exists with stateful ${cur.stateful}, but stateful ${inputs.stateful} was declared; a snapshot's statefulness cannot change`);
         }
         accepted({ ...held, adopted: true });
-        const want = inputs.expiresAt ?? NO_EXPIRY;
         if (canonicalTime(cur.expires_at) !== inputs.expiresAt) {
           const { etag } = await getInstanceSnapshot(lxd, inputs.instance, inputs.name, { project });
-          await updateInstanceSnapshot(lxd, inputs.instance, inputs.name, { expires_at: want }, etag, { project, timeoutSec: inputs.timeoutSec });
+          await updateInstanceSnapshot(lxd, inputs.instance, inputs.name, { expires_at: inputs.expiresAt ?? NO_EXPIRY }, etag, { project, timeoutSec: inputs.timeoutSec });
         }
         const after = (await getInstanceSnapshot(lxd, inputs.instance, inputs.name, { project })).value;
         return outputsFrom(after, inputs, { adopted: true });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
       }
     }
     try {
@@ -202,7 +226,9 @@ export const instanceSnapshotKind: Kind<InstanceSnapshotInputs, InstanceSnapshot
 
   async read({ lxd, project }, props) {
     const s = (await getInstanceSnapshot(lxd, props.instance, props.name, { project })).value;
-    return outputsFrom(s, props, extraOf(props));
+    const outs = outputsFrom(s, props, extraOf(props));
+    // A record without its storage reads as not yet converged: the next run replaces it.
+    return (await isBrokenSnapshot(lxd, project, props.instance, s)) ? { ...outs, createdAt: "" } : outs;
   },
 
   async update({ lxd, project }, olds, news) {

@@ -26,6 +26,8 @@ export interface InstanceSnapshot {
   architecture?: string;
   config?: ConfigMap;
   devices?: DeviceMap;
+  /** Devices with the profiles' laid over (the root disk's `pool` among them). */
+  expanded_devices?: DeviceMap;
   ephemeral?: boolean;
   profiles?: string[];
 }
