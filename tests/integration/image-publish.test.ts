@@ -9,7 +9,7 @@ import { startProviderHost, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { gone, localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
 import {
-  createInstance, createInstanceSnapshot, deleteImage, getImage, getInstance, listInstanceSnapshots, startInstance, type LxdClient,
+  createInstance, createInstanceSnapshot, deleteImage, getImage, getInstance, listInstanceSnapshots, startInstance, stopInstance, type LxdClient,
 } from "../../provider/lxd";
 
 let host: ProviderHost;
@@ -133,4 +133,22 @@ test("rejects bad publish inputs at check, naming the field", async () => {
   ]);
   expect(await failures({ sourceInstance: stopped, sourceSnapshot: "a/b" })).toEqual([expect.objectContaining({ property: "sourceSnapshot" })]);
   expect((await failures({ file: "/nonexistent.tar.gz", properties: { os: "x" } })).map((f) => f.property)).toContain("properties");
+});
+
+test("rejects the publish at create too when the instance was started after the check; nothing is published", async () => {
+  const e = new MiniEngine(host, "image", "pub-late", "Image");
+  // A property only this test's image would carry (other tests on this daemon add and remove images meanwhile).
+  const tag = randomName("late");
+  const checked = await e.check({ sourceInstance: stopped, properties: { release: tag }, compressionAlgorithm: "none" });
+  expect(checked.failures).toEqual([]);
+  const published = async () => (await lxd.get<{ properties?: Record<string, string> }[]>("/1.0/images", { query: { recursion: "1" } })).metadata.filter((i) => i.properties?.release === tag);
+  await startInstance(lxd, stopped);
+  try {
+    await expect(host.create(e.urn, checked.inputs)).rejects.toThrow(
+      new RegExp(`Failed to create image "${stopped}" in project "default": instance "${stopped}" is running: .*snapshotForPublish: true`),
+    );
+    expect(await published()).toEqual([]);
+  } finally {
+    await stopInstance(lxd, stopped, { graceSec: 0 });
+  }
 });
