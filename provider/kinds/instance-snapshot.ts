@@ -174,10 +174,16 @@ export const instanceSnapshotKind: Kind<InstanceSnapshotInputs, InstanceSnapshot
     // A create that was cut off: replaced (LXD may hold a half-made snapshot).
     if (!olds.createdAt) return { changes: true, replaces: [...(base.replaces ?? []), "createdAt"], deleteBeforeReplace: true };
     // A restore that would restart a running instance without leave is refused at preview (a read).
-    if (!(base.replaces ?? []).length && wantsRestore(olds, news) && !news.restartForRestore) {
+    if (!(base.replaces ?? []).length && wantsRestore(olds, news) && !news.restartForRestore && !containsUnknown(news.instance) && !containsUnknown(news.connection)) {
       return (async () => {
         const { lxd, project } = open();
-        await guardRestore(lxd, project, news);
+        let running = false;
+        try {
+          running = isRunningStatus((await getInstanceState(lxd, news.instance, { project })).status);
+        } catch {
+          // Unreachable or gone: the update says so.
+        }
+        if (running) await guardRestore(lxd, project, news);
         return base;
       })();
     }
