@@ -13,6 +13,7 @@ export {
 export { StorageVolume, type StorageVolumeArgs, type StorageVolumeOutputs, type VolumeSource } from "./resources/storage-volume";
 export { VolumeSnapshot, type VolumeSnapshotArgs, type VolumeSnapshotOutputs } from "./resources/volume-snapshot";
 export { InstanceDevice, type InstanceDeviceArgs, type InstanceDeviceOutputs } from "./resources/instance-device";
+export { InstanceSnapshot, type InstanceSnapshotArgs, type InstanceSnapshotOutputs } from "./resources/instance-snapshot";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
 export { ServerSettings, type ServerSettingsArgs, type ServerSettingsOutputs } from "./resources/server-settings";
 export { TrustCertificate, type TrustCertificateArgs, type TrustCertificateOutputs } from "./resources/trust-certificate";

@@ -8,6 +8,7 @@ export const KINDS = {
   profile: () => (require("../kinds/profile") as typeof import("../kinds/profile")).profileKind,
   project: () => (require("../kinds/project") as typeof import("../kinds/project")).projectKind,
   image: () => (require("../kinds/image") as typeof import("../kinds/image")).imageKind,
+  "instance-snapshot": () => (require("../kinds/instance-snapshot") as typeof import("../kinds/instance-snapshot")).instanceSnapshotKind,
   "pci-device": () => (require("../kinds/pci-device") as typeof import("../kinds/pci-device")).pciDeviceKind,
   "storage-volume": () => (require("../kinds/storage-volume") as typeof import("../kinds/storage-volume")).storageVolumeKind,
   "volume-snapshot": () => (require("../kinds/volume-snapshot") as typeof import("../kinds/volume-snapshot")).volumeSnapshotKind,

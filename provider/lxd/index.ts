@@ -3,6 +3,7 @@ export * from "./transport";
 export * from "./types";
 export * from "./client";
 export * from "./instances";
+export * from "./instance-snapshots";
 export * from "./profiles";
 export * from "./projects";
 export * from "./images";

@@ -37,6 +37,12 @@ export const NETWORK_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,14}$/
 /** Device names inside an instance or profile. */
 export const DEVICE_NAME: NameRule = { re: /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '-', '_' or '.', starting with a letter or digit" };
 
+/**
+ * Snapshot names (instance and volume snapshots): non-empty, no spaces or slashes (LXD: "Cannot contain space or /
+ * characters"), and not `.` or `..` (they would name another path in the REST API).
+ */
+export const SNAPSHOT_NAME: NameRule = { re: /^(?!\.\.?$)[^\s/]{1,255}$/, mustBe: "must be 1–255 characters without spaces or slashes, and not . or .." };
+
 /** LXD config keys: lower-case words joined by dots (any case after `user.` and `environment.`); no spaces. */
 export const CONFIG_KEY: NameRule = {
   re: /^((user|environment)\.\S+|[a-z0-9][a-z0-9._-]*)$/,
