@@ -1,5 +1,5 @@
 /**
- * pulumi-lxd-hardened: LXD instances, profiles, projects, images and PCI/GPU devices as Pulumi dynamic
+ * pulumi-lxd-hardened: LXD instances, profiles, projects, images, storage pools and PCI/GPU devices as Pulumi dynamic
  * resources with hardened defaults, hardened components, a host component for PCI passthrough, and look-ups of existing
  * LXD objects.
  */
@@ -12,6 +12,7 @@ export {
 export { StorageVolume, type StorageVolumeArgs, type StorageVolumeOutputs, type VolumeSource } from "./resources/storage-volume";
 export { VolumeSnapshot, type VolumeSnapshotArgs, type VolumeSnapshotOutputs } from "./resources/volume-snapshot";
 export { InstanceDevice, type InstanceDeviceArgs, type InstanceDeviceOutputs } from "./resources/instance-device";
+export { StoragePool, type StoragePoolArgs, type StoragePoolOutputs, type PoolDriver } from "./resources/storage-pool";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
 export {
   WEAKENING_CLASSES, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,

@@ -12,6 +12,7 @@ export const KINDS = {
   "storage-volume": () => (require("../kinds/storage-volume") as typeof import("../kinds/storage-volume")).storageVolumeKind,
   "volume-snapshot": () => (require("../kinds/volume-snapshot") as typeof import("../kinds/volume-snapshot")).volumeSnapshotKind,
   "instance-device": () => (require("../kinds/instance-device") as typeof import("../kinds/instance-device")).instanceDeviceKind,
+  "storage-pool": () => (require("../kinds/storage-pool") as typeof import("../kinds/storage-pool")).storagePoolKind,
 } as const;
 
 /** The name of a registered kind. */
