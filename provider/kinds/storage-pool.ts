@@ -122,11 +122,30 @@ function sameIdentity(live: LxdStoragePool, inputs: StoragePoolInputs): void {
 async function adopt(lxd: LxdClient, inputs: StoragePoolInputs, accepted: (p: Partial<StoragePoolOutputs>) => void): Promise<StoragePoolOutputs> {
   const { value, etag } = await getStoragePool(lxd, inputs.name);
   sameIdentity(value, inputs);
+  await sizeChangeApplies(lxd, inputs.name, value.config?.size, inputs.config.size);
   const adoptedFrom: StoragePoolPut = { config: value.config ?? {}, description: value.description ?? "" };
   const want: StoragePoolPut = { config: { ...lxdKept(adoptedFrom.config, inputs.config), ...inputs.config }, description: inputs.description };
   if (!sameJson(want, adoptedFrom)) await updateStoragePool(lxd, inputs.name, want, etag);
   accepted({ adoptedFrom });
   return outputsFrom((await getStoragePool(lxd, inputs.name)).value, inputs, adoptedFrom);
+}
+
+/** API extension with which LXD resizes a loop-backed pool when its `size` changes (LXD 5.0 lacks it). */
+export const LOOP_RESIZE_EXTENSION = "storage_pool_loop_resize";
+
+/**
+ * Refuses a `size` change on a server that cannot apply it: without {@link LOOP_RESIZE_EXTENSION}, LXD (5.0.2
+ * checked) stores the new `size` and leaves the pool as it was, so the config would claim a size the pool has not.
+ * @throws Error naming the key, the values and the missing extension
+ */
+async function sizeChangeApplies(lxd: LxdClient, name: string, before: string | undefined, after: string | undefined): Promise<void> {
+  if (after === undefined || after === UNKNOWN || before === undefined || before === after) return;
+  if (await lxd.hasExtension(LOOP_RESIZE_EXTENSION)) return;
+  throw new Error(
+    `Failed to update storage pool "${name}": config.size cannot change from ${JSON.stringify(before)} to ${JSON.stringify(after)} on this LXD server: ` +
+      `it lacks API extension ${LOOP_RESIZE_EXTENSION}, and without it LXD records the new size without resizing the pool. ` +
+      `Keep the size, or resize the pool outside LXD`,
+  );
 }
 
 /** The `source` a pool has: the program's, else the one LXD filled in (from the state's effective config). */
@@ -164,7 +183,12 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
     // `source` is the pool's place on the host: LXD cannot move a pool (a program now naming the source LXD filled in is no change).
     const newSource = news.config === (UNKNOWN as never) ? UNKNOWN : news.config?.source;
     if (newSource !== undefined && newSource !== sourceOf(olds)) replaces.push("config");
-    if (!replaces.length) return base;
+    if (!replaces.length) {
+      if (base.changes && news.config !== (UNKNOWN as never)) {
+        await sizeChangeApplies(open().lxd, olds.name, olds.config?.size ?? olds.effectiveConfig?.size, news.config?.size);
+      }
+      return base;
+    }
     const result = { ...base, changes: true, replaces, deleteBeforeReplace: true };
     const why = replaces.includes("driver") ? `driver "${olds.driver}" → "${news.driver}"` : replaces.includes("config") ? "its source changes" : "its name changes";
     // A pool that existed before the stack is never deleted: under the same name it cannot be replaced (a new name
@@ -212,6 +236,7 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
     const { value, etag } = await getStoragePool(lxd, news.name);
     sameIdentity(value, news);
     const live = value.config ?? {};
+    await sizeChangeApplies(lxd, news.name, live.size, news.config.size);
     const want: StoragePoolPut = { config: { ...lxdKept(live, news.config), ...news.config }, description: news.description };
     if (!sameJson(want, { config: live, description: value.description ?? "" })) await updateStoragePool(lxd, news.name, want, etag);
     return outputsFrom((await getStoragePool(lxd, news.name)).value, news, olds.adoptedFrom);
