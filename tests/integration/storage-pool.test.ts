@@ -52,6 +52,9 @@ test("dir: create → refresh → empty diff → update in place → empty diff 
     // LXD's source is LXD's: not in the program's config, no diff.
     expect(e.state!.inputs.config).toEqual({ "volume.size": "100MiB" });
     expect((await e.diff(inputs)).changes).toBe("none");
+    // Another source is another pool (replace). (The source LXD chose is inside LXD_DIR: a program cannot write it down.)
+    expect((await e.diff({ ...inputs, config: { ...inputs.config, source: `/srv/${name}` } })).replaces).toEqual(["config"]);
+    await expect(e.diff({ ...inputs, config: { ...inputs.config, source: `${LXD_DIR}/storage-pools/${name}` } })).rejects.toThrow(/config\.source must not be LXD's/);
 
     const changed = { ...inputs, description: "second", config: { "user.team": "storage", "volume.snapshots.schedule": "@daily", "rsync.compression": false } };
     await e.up(changed);
