@@ -180,8 +180,9 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
 
   async diff(olds, news, base, open) {
     const replaces = [...(base.replaces ?? [])];
-    // `source` is the pool's place on the host: LXD cannot move a pool (a program now naming the source LXD filled in is no change).
-    const newSource = news.config === (UNKNOWN as never) ? UNKNOWN : news.config?.source;
+    // `source` is the pool's place on the host: LXD cannot move a pool. A source the program writes down as LXD has
+    // it is no change; a config that is not known yet (preview) plans no replacement.
+    const newSource = news.config === (UNKNOWN as never) ? undefined : news.config?.source;
     if (newSource !== undefined && newSource !== sourceOf(olds)) replaces.push("config");
     if (!replaces.length) {
       if (base.changes && news.config !== (UNKNOWN as never)) {
@@ -190,15 +191,21 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
       return base;
     }
     const result = { ...base, changes: true, replaces, deleteBeforeReplace: true };
-    const why = replaces.includes("driver") ? `driver "${olds.driver}" → "${news.driver}"` : replaces.includes("config") ? "its source changes" : "its name changes";
-    // A pool that existed before the stack is never deleted: under the same name it cannot be replaced (a new name
-    // is fine: the adopted pool gets its former content back and stays, a new pool is made).
-    if ((olds.adoptedFrom || olds.name === "default") && olds.name === news.name) {
+    const why = [
+      replaces.includes("driver") ? `driver "${olds.driver}" → "${news.driver}"` : "",
+      replaces.includes("config") ? `source ${JSON.stringify(sourceOf(olds) ?? "")} → ${JSON.stringify(newSource)}` : "",
+      replaces.includes("name") ? `name "${olds.name}" → "${news.name}"` : "",
+      replaces.includes("connection") ? "another LXD server" : "",
+    ].filter(Boolean).join(", ");
+    // A pool that existed before the stack is never deleted: under the same name, on the same server, it cannot be
+    // replaced (a new name or server is fine: the adopted pool gets its former content back and stays).
+    const adopted = Boolean(olds.adoptedFrom) || olds.name === "default";
+    if (adopted && !replaces.includes("name") && !replaces.includes("connection")) {
       throw new Error(`Failed to replace storage pool "${olds.name}" (${why}): it existed before this stack (adopted), and an adopted pool is never deleted. Keep its driver and source, or declare a pool of another name`);
     }
-    // (On another server the old pool is not where `open` reaches: the delete itself refuses then.)
-    if (olds.adoptedFrom || olds.name === "default" || replaces.includes("connection")) return result;
-    // Replacing deletes first: a pool in use cannot be deleted, so say so now (LXD's used_by, read now).
+    // Replacing deletes first: a pool in use cannot be deleted, so say so now (LXD's used_by, read now). On another
+    // server the old pool is not where `open` reaches: the delete itself refuses then.
+    if (adopted || replaces.includes("connection")) return result;
     try {
       const live = (await getStoragePool(open().lxd, olds.name)).value;
       if (live.used_by?.length) {

@@ -4,7 +4,7 @@
  * and check failures. Every pool is named `sp-…` and removed in `finally`.
  */
 import * as fs from "node:fs";
-import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { gone, localClient, removeProfile } from "../support/lxd";
 import {
@@ -55,6 +55,10 @@ test("dir: create → refresh → empty diff → update in place → empty diff 
     // Another source is another pool (replace). (The source LXD chose is inside LXD_DIR: a program cannot write it down.)
     expect((await e.diff({ ...inputs, config: { ...inputs.config, source: `/srv/${name}` } })).replaces).toEqual(["config"]);
     await expect(e.diff({ ...inputs, config: { ...inputs.config, source: `${LXD_DIR}/storage-pools/${name}` } })).rejects.toThrow(/config\.source must not be LXD's/);
+    // A preview with config not known yet plans an update, not a replacement.
+    const p = await e.preview({ ...inputs, config: UNKNOWN });
+    expect(p.check.failures).toEqual([]);
+    expect(p.diff).toMatchObject({ changes: "some", replaces: [] });
 
     const changed = { ...inputs, description: "second", config: { "user.team": "storage", "volume.snapshots.schedule": "@daily", "rsync.compression": false } };
     await e.up(changed);

@@ -100,3 +100,14 @@ describe("check (schema) of the drivers that are validated, not created, here", 
     expect((await check({ name: "p", driver: "dir", config: UNKNOWN })).inputs!.config).toBe(UNKNOWN);
   });
 });
+
+describe("users of a pool in words", () => {
+  test("names the kind, the name, and a project other than default", async () => {
+    const { describeUsedByInProject, describeUsedBy } = await import("../../provider/rules/used-by");
+    expect(describeUsedByInProject("/1.0/instances/c1?project=team")).toBe('instance "c1" in project "team"');
+    expect(describeUsedByInProject("/1.0/profiles/default")).toBe('profile "default"');
+    expect(describeUsedByInProject("/1.0/storage-pools/p1/volumes/custom/v1?project=default")).toBe('storage volume "custom/v1" in pool "p1"');
+    expect(describeUsedByInProject("/1.0/images/0123456789abcdef0123")).toBe("image 0123456789ab");
+    expect(describeUsedBy("/1.0/instances/c1?project=team")).toBe('instance "c1"');
+  });
+});
