@@ -11,8 +11,9 @@
  *
  * An existing pool is adopted with `adopt: true` (its former config and description kept in state and put back on
  * destroy, never deleted); the pool named `default` is always adopted when it exists and never deleted. A delete of
- * a pool that anything uses (LXD's `used_by`: profiles, instances, volumes, images) fails before anything changes,
- * naming the users; a replacement of such a pool fails at preview the same way.
+ * a pool that anything uses (LXD's `used_by`: profiles, instances, volumes) fails before anything changes, naming
+ * the users; a replacement of such a pool fails at preview the same way. Cached images do not count: LXD drops their
+ * volumes with the pool and keeps the images.
  */
 import { z } from "zod";
 import {
@@ -97,6 +98,14 @@ function outputsFrom(p: LxdStoragePool, inputs: StoragePoolInputs, adoptedFrom?:
     usedBy: p.used_by ?? [],
     locations: p.locations ?? [],
   } satisfies StoragePoolOutputs;
+}
+
+/**
+ * The users that keep LXD from deleting a pool: all of `used_by` but cached images (`/1.0/images/…`), whose volumes
+ * LXD removes with the pool (the images stay in the image store; LXD 5.0.2 checked).
+ */
+function blocking(usedBy: string[] | null | undefined): string[] {
+  return (usedBy ?? []).filter((u) => !/^\/1\.0\/images\//.test(u));
 }
 
 /** The users of a pool in words: `profile "default", instance "c1" in project "p", storage volume "custom/v1" in pool "x"`. */
@@ -208,8 +217,9 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
     if (adopted || replaces.includes("connection")) return result;
     try {
       const live = (await getStoragePool(open().lxd, olds.name)).value;
-      if (live.used_by?.length) {
-        throw new Error(`Failed to replace storage pool "${olds.name}" (${why}): replacing deletes it first, and it is in use by ${users(live.used_by)}. Move or remove those first`);
+      const inUse = blocking(live.used_by);
+      if (inUse.length) {
+        throw new Error(`Failed to replace storage pool "${olds.name}" (${why}): replacing deletes it first, and it is in use by ${users(inUse)}. Move or remove those first`);
       }
     } catch (err) {
       if (!isNotFound(err)) throw err;
@@ -262,15 +272,16 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
       if (!sameJson(back, { config: live, description: value.description ?? "" })) await updateStoragePool(lxd, props.name, back, etag);
       return;
     }
-    if (value.used_by?.length) {
-      throw new Error(`it is in use by ${users(value.used_by)}. Move or remove those first (LXD deletes only unused pools); nothing was changed`);
+    const inUse = blocking(value.used_by);
+    if (inUse.length) {
+      throw new Error(`it is in use by ${users(inUse)}. Move or remove those first (LXD deletes only unused pools); nothing was changed`);
     }
     try {
       await deleteStoragePool(lxd, props.name);
     } catch (err) {
       if (isNotFound(err)) throw err;
       // Something started using it since the read: name it.
-      const now = await getStoragePool(lxd, props.name).then((r) => r.value.used_by ?? [], () => [] as string[]);
+      const now = await getStoragePool(lxd, props.name).then((r) => blocking(r.value.used_by), () => [] as string[]);
       throw now.length ? amend(err, ` (in use by ${users(now)})`) : err;
     }
   },

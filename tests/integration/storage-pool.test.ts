@@ -6,9 +6,9 @@
 import * as fs from "node:fs";
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
-import { gone, localClient, removeProfile } from "../support/lxd";
+import { gone, localClient, removeInstance, removeProfile, TEST_IMAGE } from "../support/lxd";
 import {
-  createProfile, createStoragePool, deleteStoragePool, getStoragePool, updateStoragePool, type LxdClient,
+  createInstance, createProfile, createStoragePool, deleteInstance, getImage, deleteStoragePool, getStoragePool, updateStoragePool, type LxdClient,
 } from "../../provider/lxd";
 
 let host: ProviderHost;
@@ -235,6 +235,26 @@ test("fails when the pool is in use: delete and replacement are refused before a
     expect(await poolExists(name)).toBe(false);
   } finally {
     await removeProfile(lxd, profile);
+    await removePool(name);
+  }
+});
+
+test("an image cached on the pool does not block its delete: LXD drops the image's volume and keeps the image", async () => {
+  const name = randomName("sp");
+  const inst = randomName("sp-c");
+  const e = new MiniEngine(host, "storage-pool", name, "StoragePool");
+  try {
+    await e.up({ name, driver: "btrfs", config: { size: "1GiB" } });
+    // A container made on the pool (never started) leaves the image's volume there once it is deleted.
+    await createInstance(lxd, { name: inst, source: { type: "image", alias: TEST_IMAGE }, devices: { root: { type: "disk", path: "/", pool: name } } });
+    await deleteInstance(lxd, inst);
+    const usedBy = (await live(name)).used_by ?? [];
+    expect(usedBy).toEqual([expect.stringMatching(/^\/1\.0\/images\/[0-9a-f]{64}$/)]);
+    await e.destroy();
+    expect(await poolExists(name)).toBe(false);
+    expect(await gone(() => getImage(lxd, usedBy[0].split("/").pop()!))).toBe(false);
+  } finally {
+    await removeInstance(lxd, inst);
     await removePool(name);
   }
 });
