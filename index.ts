@@ -1,7 +1,6 @@
 /**
- * pulumi-lxd-hardened: LXD instances, profiles, projects, images, PCI/GPU devices, server settings and trust
- * (certificates, tokens) as Pulumi dynamic
- * resources with hardened defaults, hardened components, a host component for PCI passthrough, and look-ups of existing
+ * pulumi-lxd-hardened: LXD (and Incus) instances, profiles, projects, images, storage, networks, trust, server
+ * settings, files, commands and PCI/GPU devices as Pulumi dynamic resources with hardened defaults, hardened components, a host component for PCI passthrough, and look-ups of existing
  * LXD objects.
  */
 export { Instance, type InstanceArgs, type InstanceOutputs, type InstanceTimeouts, type WaitCondition } from "./resources/instance";
@@ -14,6 +13,7 @@ export { StorageVolume, type StorageVolumeArgs, type StorageVolumeOutputs, type 
 export { VolumeSnapshot, type VolumeSnapshotArgs, type VolumeSnapshotOutputs } from "./resources/volume-snapshot";
 export { InstanceDevice, type InstanceDeviceArgs, type InstanceDeviceOutputs } from "./resources/instance-device";
 export { InstanceSnapshot, type InstanceSnapshotArgs, type InstanceSnapshotOutputs } from "./resources/instance-snapshot";
+export { StoragePool, type StoragePoolArgs, type StoragePoolOutputs, type PoolDriver } from "./resources/storage-pool";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
 export { ServerSettings, type ServerSettingsArgs, type ServerSettingsOutputs } from "./resources/server-settings";
 export { TrustCertificate, type TrustCertificateArgs, type TrustCertificateOutputs } from "./resources/trust-certificate";

@@ -18,6 +18,7 @@ export const KINDS = {
   "trust-token": () => (require("../kinds/trust-token") as typeof import("../kinds/trust-token")).trustTokenKind,
   "instance-file": () => (require("../kinds/instance-file") as typeof import("../kinds/instance-file")).instanceFileKind,
   "instance-exec": () => (require("../kinds/instance-exec") as typeof import("../kinds/instance-exec")).instanceExecKind,
+  "storage-pool": () => (require("../kinds/storage-pool") as typeof import("../kinds/storage-pool")).storagePoolKind,
 } as const;
 
 /** The name of a registered kind. */
