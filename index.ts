@@ -9,6 +9,8 @@ export { Project, type ProjectArgs, type ProjectOutputs } from "./resources/proj
 export {
   PciDevice, type PciDeviceArgs, type PciDeviceInputs, type PciDeviceOutputs, type PciDeviceKind, type GpuType, type InstanceTypeHint,
 } from "./resources/pci-device";
+export { ClusterGroup, type ClusterGroupArgs, type ClusterGroupOutputs } from "./resources/cluster-group";
+export { ClusterMember, type ClusterMemberArgs, type ClusterMemberOutputs } from "./resources/cluster-member";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
 export {
   WEAKENING_CLASSES, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,

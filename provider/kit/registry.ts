@@ -9,6 +9,8 @@ export const KINDS = {
   project: () => (require("../kinds/project") as typeof import("../kinds/project")).projectKind,
   image: () => (require("../kinds/image") as typeof import("../kinds/image")).imageKind,
   "pci-device": () => (require("../kinds/pci-device") as typeof import("../kinds/pci-device")).pciDeviceKind,
+  "cluster-group": () => (require("../kinds/cluster-group") as typeof import("../kinds/cluster-group")).clusterGroupKind,
+  "cluster-member": () => (require("../kinds/cluster-member") as typeof import("../kinds/cluster-member")).clusterMemberKind,
 } as const;
 
 /** The name of a registered kind. */
