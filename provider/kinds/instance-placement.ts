@@ -175,11 +175,13 @@ export async function moveIfNeeded(
 export async function explainReadFailure(lxd: LxdClient, location: string | undefined, err: unknown): Promise<unknown> {
   if (err instanceof LxdError && err.status === 404) return err;
   if (!location) return err;
+  let state: string;
   try {
     const m = (await getClusterMember(lxd, location)).value;
-    if (m.status === "Online") return err;
-    return new Error(`its cluster member "${location}" is ${m.status.toLowerCase()} (${m.message || "no message"}), so LXD cannot say what the instance is now; the state is kept as it was. Bring the member back (or evacuate it), then refresh: ${lxdSays(err)}`, { cause: err });
+    // Just after a member dies, the cluster may still list it online for a few seconds (heartbeats).
+    state = m.status === "Online" ? "not answering (the cluster still lists it online)" : `${m.status.toLowerCase()} (${m.message || "no message"})`;
   } catch {
-    return new Error(`its cluster member "${location}" did not answer, so LXD cannot say what the instance is now; the state is kept as it was: ${lxdSays(err)}`, { cause: err });
+    state = "not answering";
   }
+  return new Error(`its cluster member "${location}" is ${state}, so LXD cannot say what the instance is now; the state is kept as it was. Bring the member back (or evacuate it), then refresh. LXD said: ${lxdSays(err)}`, { cause: err });
 }
