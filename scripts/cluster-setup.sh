@@ -111,17 +111,23 @@ cmd_status() {
 cmd_down() {
   need_root
   load_state
+  local t0; t0="$(date +%s.%N)"
   local did=""
+  local waits=()
   for n in "${members[@]}"; do
-    local d="DAEMON$n" dir
-    dir="$(dir_of "$n")"
+    local d="DAEMON$n"
     if alive "${!d}"; then
-      # Stops the member's instances cleanly, then the daemon.
-      LXD_DIR="$dir" timeout 60 lxd shutdown --timeout=50 >/dev/null 2>&1 || true
-      for _ in $(seq 50); do alive "${!d}" || break; sleep 0.1; done
-      alive "${!d}" && kill -KILL "${!d}" 2>/dev/null || true
+      # Stops the member's instances cleanly, then the daemon (the three in parallel).
+      LXD_DIR="$(dir_of "$n")" timeout 60 lxd shutdown --timeout=50 >/dev/null 2>&1 &
+      waits+=("$!")
       did="$did daemon$n"
     fi
+  done
+  for w in "${waits[@]}"; do wait "$w" || true; done
+  for n in "${members[@]}"; do
+    local d="DAEMON$n"
+    for _ in $(seq 50); do alive "${!d}" || break; sleep 0.1; done
+    if alive "${!d}"; then kill -KILL "${!d}" 2>/dev/null || true; fi
   done
   # What a killed daemon leaves (LXC monitors and container inits naming its dir), by PID.
   if [ -d "$root" ]; then
@@ -144,7 +150,7 @@ cmd_down() {
     rm -rf "$root"
     did="$did dirs($root)"
   fi
-  say "down:${did:- nothing was up}"
+  say "down:${did:- nothing was up} ($(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s)"
 }
 
 cmd_start_member() {

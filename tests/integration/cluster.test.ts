@@ -80,6 +80,9 @@ describeCluster("LXD cluster", () => {
   });
   afterAll(async () => {
     await cleanupAll();
+    // The daemons' memory after the tests (peak = sum of VmHWM since each daemon started).
+    // eslint-disable-next-line no-console
+    console.log(spawnSync("bash", [SCRIPT, "status"], { encoding: "utf8" }).stdout.trim());
     await host?.close();
     await lxd?.close();
   });
