@@ -157,7 +157,7 @@ describeCluster("LXD cluster", () => {
     await e.destroy();
   });
 
-  test("ClusterGroup: created, assigned (members keep their other groups), used as a target, a member removed, deleted", async () => {
+  test("ClusterGroup: created, assigned (members keep their other groups), used as a move target, a member removed, deleted", async () => {
     const other = rnd("keep");
     const group = rnd("g");
     groups.push(other, group);
@@ -176,8 +176,14 @@ describeCluster("LXD cluster", () => {
     const name = rnd();
     made.push(name);
     const e = new MiniEngine(host, "instance", name, "Instance");
-    await e.up(base(name, { target: `@${group}`, running: false }));
+    // A move to a group goes to one of its members (LXD itself cannot move to a group).
+    const inputs = base(name, { target: "node1", running: false });
+    await e.up(inputs);
+    await e.up({ ...inputs, target: `@${group}` });
+    expect(e.lastAction).toBe("update");
     expect(["node2", "node3"]).toContain(e.state!.outputs.location);
+    expect((await getInstance(lxd, name)).value.location).toBe(e.state!.outputs.location);
+    expect((await e.diff({ ...inputs, target: `@${group}` })).changes).toBe("none");
     await e.destroy();
 
     await g.up({ ...gin, members: ["node2"] });
