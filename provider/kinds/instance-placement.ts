@@ -94,7 +94,7 @@ export async function checkPlacement(olds: Record<string, unknown>, news: Placem
   if (!known(news.target) || !news.target) return undefined;
   try {
     const { lxd, project } = open();
-    if (!(await isClustered(lxd))) return `must be absent on a server that is not clustered, but ${JSON.stringify(news.target)} was provided`;
+    if (!(await isClustered(lxd))) return `target must be absent on a server that is not clustered (point connection at a cluster member, or remove target), but ${JSON.stringify(news.target)} was provided`;
     if (olds.name === undefined || olds.target === news.target || news.allowRestartForMove || news.running === false) return undefined;
     const inst = (await getInstance(lxd, String(olds.name), { project })).value;
     if (!isRunningStatus(inst.status) || (await satisfies(lxd, locationOf(inst), news.target))) return undefined;
