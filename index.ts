@@ -14,6 +14,8 @@ export { VolumeSnapshot, type VolumeSnapshotArgs, type VolumeSnapshotOutputs } f
 export { InstanceDevice, type InstanceDeviceArgs, type InstanceDeviceOutputs } from "./resources/instance-device";
 export { InstanceSnapshot, type InstanceSnapshotArgs, type InstanceSnapshotOutputs } from "./resources/instance-snapshot";
 export { StoragePool, type StoragePoolArgs, type StoragePoolOutputs, type PoolDriver } from "./resources/storage-pool";
+export { ClusterGroup, type ClusterGroupArgs, type ClusterGroupOutputs } from "./resources/cluster-group";
+export { ClusterMember, type ClusterMemberArgs, type ClusterMemberOutputs } from "./resources/cluster-member";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
 export { ServerSettings, type ServerSettingsArgs, type ServerSettingsOutputs } from "./resources/server-settings";
 export { TrustCertificate, type TrustCertificateArgs, type TrustCertificateOutputs } from "./resources/trust-certificate";

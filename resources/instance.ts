@@ -112,6 +112,17 @@ export interface InstanceArgs {
    * Needs `running: true`. Default none. A change alone is no diff.
    */
   waitFor?: pulumi.Input<pulumi.Input<WaitCondition>[]>;
+  /**
+   * Cluster placement: a member name (`node2`) or `@<cluster group>` (`@gpu`), sent as `?target=` at create
+   * (API extensions `clustering`, `clustering_groups`). A change is an update, never a replacement: the instance
+   * is moved to the member (data kept); a group it already runs in is no change; a move to a group goes to the
+   * group's online member with the fewest instances of the project. A running instance is moved only with
+   * `allowRestartForMove` (LXD moves stopped containers only). Refused on a server that is not clustered.
+   * Default: LXD chooses. See docs/cluster.md.
+   */
+  target?: pulumi.Input<string>;
+  /** Allow a running instance to be stopped, moved to its new `target` member and started again. Default false. */
+  allowRestartForMove?: pulumi.Input<boolean>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
   connection?: pulumi.Input<ConnectionArgs>;
 }
@@ -140,6 +151,8 @@ export class Instance extends pulumi.dynamic.Resource {
   declare readonly restartRequired: pulumi.Output<boolean>;
   /** Those keys. */
   declare readonly restartPendingKeys: pulumi.Output<string[]>;
+  /** The cluster member the instance runs on (LXD's `location`); "" on a server that is not clustered. */
+  declare readonly location: pulumi.Output<string>;
 
   constructor(name: string, args: InstanceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -149,7 +162,7 @@ export class Instance extends pulumi.dynamic.Resource {
         ...args,
         name: args.name ?? name,
         status: undefined, imageFingerprint: undefined, expandedConfig: undefined, expandedDevices: undefined, securityReport: undefined,
-        restartRequired: undefined, restartPendingKeys: undefined, lastUsedAt: undefined,
+        restartRequired: undefined, restartPendingKeys: undefined, lastUsedAt: undefined, location: undefined,
       },
       opts,
       "lxd",

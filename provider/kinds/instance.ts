@@ -29,6 +29,7 @@ import { checkWith } from "../kit/check";
 import type { Kind, Scope } from "../kit/contract";
 import { amend, lxdSays } from "../kit/errors";
 import { checkWaitFor, waitForInstance, waitForSchema, type WaitCondition } from "./instance-wait";
+import { checkPlacement, createTarget, explainReadFailure, locationOf, moveIfNeeded, placementDiff, placementFields, type PlacementInputs } from "./instance-placement";
 
 /** Operation time limits, in seconds. Nothing else caps them (case C11). */
 export interface InstanceTimeouts {
@@ -45,7 +46,7 @@ export interface InstanceTimeouts {
 }
 
 /** Inputs after check: normalised, defaults applied. `config` is the desired instance-local config. */
-export interface InstanceInputs {
+export interface InstanceInputs extends PlacementInputs {
   name: string;
   project: string;
   type: "container" | "virtual-machine";
@@ -91,10 +92,12 @@ export interface InstanceOutputs extends InstanceInputs {
   restartPendingKeys: string[];
   /** LXD's `last_used_at` (the last start), to tell when a pending restart happened. */
   lastUsedAt: string;
+  /** The cluster member the instance runs on (LXD's `location`); "" on a server that is not clustered. */
+  location: string;
 }
 
 /** State keys that are not inputs. */
-const OUTPUT_KEYS = ["status", "imageFingerprint", "expandedConfig", "expandedDevices", "securityReport", "restartRequired", "restartPendingKeys", "lastUsedAt"] as const;
+const OUTPUT_KEYS = ["status", "imageFingerprint", "expandedConfig", "expandedDevices", "securityReport", "restartRequired", "restartPendingKeys", "lastUsedAt", "location"] as const;
 
 /**
  * Keys LXD applies only when the instance starts (LXD's docs: "Live update: no"): a change to them while the
@@ -151,6 +154,7 @@ function schema() {
       liftDeleteProtection: z.boolean().default(false),
       waitFor: waitForSchema(),
       connection: connectionSchema().optional(),
+      ...placementFields(),
     })
     .strict();
 }
@@ -244,6 +248,7 @@ async function outputsFrom(lxd: LxdClient, inst: LxdInstance, inputs: InstanceIn
     restartRequired: restartPendingKeys.length > 0,
     restartPendingKeys,
     lastUsedAt: inst.last_used_at ?? "",
+    location: locationOf(inst),
   } satisfies InstanceOutputs;
 }
 
@@ -327,7 +332,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
   // The provider's own settings are compared too, so that the state (which delete and update read) follows them.
   diffKeys: [
     "name", "config", "devices", "profiles", "description", "running", "project", "type", "image", "imageServer", "imageProtocol", "ephemeral",
-    "securityOptOuts", "timeouts", "restartOnChange", "replaceOnIdmapShrink", "liftDeleteProtection",
+    "securityOptOuts", "timeouts", "restartOnChange", "replaceOnIdmapShrink", "liftDeleteProtection", "target", "allowRestartForMove",
   ],
   replaceKeys: ["project", "type", "image", "imageServer", "imageProtocol", "ephemeral"],
 
@@ -394,12 +399,16 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
     }
     const waits = await checkWaitFor({ waitFor: value.waitFor, type: value.type, running }, open);
     if (waits.length) return { failures: waits };
+    const placement = await checkPlacement(olds, inputs, open);
+    if (placement) return { failures: [{ property: "target", reason: placement }] };
     return {
       inputs,
     };
   },
 
-  diff(olds, news, base) {
+  async diff(olds, news, base, open) {
+    // A group target the instance already satisfies is no change (instance-placement.ts).
+    if (await placementDiff(olds as never, news as never, base, instanceKind.diffKeys, open)) return { changes: false, replaces: [], deleteBeforeReplace: false };
     const shrinks = news.replaceOnIdmapShrink && news.config !== (UNKNOWN as never)
       && isolatedIdmapSize(news.config) < isolatedIdmapSize(olds.config);
     // A record LXD lost the storage of (status `Broken` on read) cannot be updated: it is replaced.
@@ -411,6 +420,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
 
   async create({ lxd, project }, inputs, accepted) {
     const t = inputs.timeouts ?? {};
+    const target = await createTarget(lxd, inputs.target);
     const size = Number(inputs.config["security.idmap.size"] ?? 0);
     const range = localSubIdRange(inputs.connection);
     if (size && range !== undefined && size > range) {
@@ -422,7 +432,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       await oneAtATime(lxd.endpoint, () => createInstance(lxd, {
         name: inputs.name, type: inputs.type, description: inputs.description, config: inputs.config, devices: inputs.devices,
         profiles: inputs.profiles, ephemeral: inputs.ephemeral, source,
-      }, { project, timeoutSec: t.createSec ?? DEFAULT_WAIT }));
+      }, { project, target, timeoutSec: t.createSec ?? DEFAULT_WAIT }));
     } catch (err) {
       // No answer (the daemon went away, the wait timed out): LXD may hold the record. Kept in state as
       // incomplete; the next run finds out what LXD holds and converges (case C16).
@@ -464,7 +474,12 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
   },
 
   async read({ lxd, project }, props) {
-    const inst = (await getInstance(lxd, props.name, { project })).value;
+    let inst: LxdInstance;
+    try {
+      inst = (await getInstance(lxd, props.name, { project })).value;
+    } catch (err) {
+      throw await explainReadFailure(lxd, props.location, err);
+    }
     const why = await brokenReason(lxd, inst, project);
     const pending = props.lastUsedAt && inst.last_used_at !== props.lastUsedAt ? [] : props.restartPendingKeys ?? [];
     const outs = await outputsFrom(lxd, inst, props, pending);
@@ -487,6 +502,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         throw new Error(`Failed to rename instance "${olds.name}" in project "${project}" to "${news.name}": ${lxdSays(err)}`, { cause: err });
       }
     }
+    await moveIfNeeded(lxd, project, news.name, news);
     await judgeWithProfiles(lxd, project, news);
     const changedStartOnly = Object.keys({ ...olds.config, ...news.config })
       .filter((k) => isStartOnlyKey(k) && olds.config?.[k] !== news.config[k]);

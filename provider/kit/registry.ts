@@ -19,6 +19,8 @@ export const KINDS = {
   "instance-file": () => (require("../kinds/instance-file") as typeof import("../kinds/instance-file")).instanceFileKind,
   "instance-exec": () => (require("../kinds/instance-exec") as typeof import("../kinds/instance-exec")).instanceExecKind,
   "storage-pool": () => (require("../kinds/storage-pool") as typeof import("../kinds/storage-pool")).storagePoolKind,
+  "cluster-group": () => (require("../kinds/cluster-group") as typeof import("../kinds/cluster-group")).clusterGroupKind,
+  "cluster-member": () => (require("../kinds/cluster-member") as typeof import("../kinds/cluster-member")).clusterMemberKind,
 } as const;
 
 /** The name of a registered kind. */

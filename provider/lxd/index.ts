@@ -15,3 +15,4 @@ export * from "./storage-pools";
 export * from "./storage-volumes";
 export * from "./files";
 export * from "./exec";
+export * from "./cluster";

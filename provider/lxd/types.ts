@@ -190,3 +190,35 @@ export interface Certificate {
   projects?: string[];
   certificate: string;
 }
+
+/** PUT /1.0/cluster/members/{name}: the whole writable member. */
+export interface ClusterMemberPut {
+  config: ConfigMap;
+  description: string;
+  failure_domain: string;
+  groups: string[];
+  roles: string[];
+}
+
+/** GET /1.0/cluster/members/{name} (subset) */
+export interface ClusterMember extends ClusterMemberPut {
+  server_name: string;
+  url: string;
+  database: boolean;
+  /** `Online`, `Offline`, `Evacuated`, … */
+  status: string;
+  message: string;
+  architecture?: string;
+}
+
+/** PUT /1.0/cluster/groups/{name} */
+export interface ClusterGroupPut {
+  description: string;
+  /** Member names; a PUT replaces the whole list. */
+  members: string[];
+}
+
+/** GET /1.0/cluster/groups/{name} */
+export interface ClusterGroup extends ClusterGroupPut {
+  name: string;
+}
