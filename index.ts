@@ -11,6 +11,10 @@ export {
 } from "./resources/pci-device";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
 export {
+  Network, type NetworkArgs, type NetworkOutputs, type NetworkType, NETWORK_KEYS, NETWORK_MEMBER_KEYS, NETWORK_AUTO_KEYS, NETWORK_TYPES,
+} from "./resources/network";
+export { NetworkAcl, type NetworkAclArgs, type NetworkAclOutputs, type AclRuleArgs, type AclRule } from "./resources/network-acl";
+export {
   WEAKENING_CLASSES, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,
   type WeakeningClass, type Nesting, type Finding, type SecurityReport,
 } from "./provider/policy";

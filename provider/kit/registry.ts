@@ -9,6 +9,8 @@ export const KINDS = {
   project: () => (require("../kinds/project") as typeof import("../kinds/project")).projectKind,
   image: () => (require("../kinds/image") as typeof import("../kinds/image")).imageKind,
   "pci-device": () => (require("../kinds/pci-device") as typeof import("../kinds/pci-device")).pciDeviceKind,
+  network: () => (require("../kinds/network") as typeof import("../kinds/network")).networkKind,
+  "network-acl": () => (require("../kinds/network-acl") as typeof import("../kinds/network-acl")).networkAclKind,
 } as const;
 
 /** The name of a registered kind. */

@@ -10,3 +10,4 @@ export * from "./trust";
 export * from "./server";
 export * from "./networks";
 export * from "./storage-pools";
+export * from "./network-acls";
