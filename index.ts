@@ -1,5 +1,6 @@
 /**
- * pulumi-lxd-hardened: LXD instances, profiles, projects, images and PCI/GPU devices as Pulumi dynamic
+ * pulumi-lxd-hardened: LXD instances, profiles, projects, images, PCI/GPU devices, server settings and trust
+ * (certificates, tokens) as Pulumi dynamic
  * resources with hardened defaults, hardened components, a host component for PCI passthrough, and look-ups of existing
  * LXD objects.
  */
@@ -9,14 +10,20 @@ export { Project, type ProjectArgs, type ProjectOutputs } from "./resources/proj
 export {
   PciDevice, type PciDeviceArgs, type PciDeviceInputs, type PciDeviceOutputs, type PciDeviceKind, type GpuType, type InstanceTypeHint,
 } from "./resources/pci-device";
+export { StorageVolume, type StorageVolumeArgs, type StorageVolumeOutputs, type VolumeSource } from "./resources/storage-volume";
+export { VolumeSnapshot, type VolumeSnapshotArgs, type VolumeSnapshotOutputs } from "./resources/volume-snapshot";
+export { InstanceDevice, type InstanceDeviceArgs, type InstanceDeviceOutputs } from "./resources/instance-device";
 export { Image, type ImageArgs, type ImageOutputs, type ImageAliasSpec, type ImageSource } from "./resources/image";
+export { ServerSettings, type ServerSettingsArgs, type ServerSettingsOutputs } from "./resources/server-settings";
+export { TrustCertificate, type TrustCertificateArgs, type TrustCertificateOutputs } from "./resources/trust-certificate";
+export { TrustToken, type TrustTokenArgs, type TrustTokenOutputs } from "./resources/trust-token";
 export {
   Network, type NetworkArgs, type NetworkOutputs, type NetworkType, NETWORK_KEYS, NETWORK_MEMBER_KEYS, NETWORK_AUTO_KEYS, NETWORK_TYPES,
 } from "./resources/network";
 export { NetworkAcl, type NetworkAclArgs, type NetworkAclOutputs, type AclRuleArgs, type AclRule } from "./resources/network-acl";
 export {
-  WEAKENING_CLASSES, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,
-  type WeakeningClass, type Nesting, type Finding, type SecurityReport,
+  WEAKENING_CLASSES, SERVER_OPT_OUTS, TRUST_OPT_OUTS, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,
+  type WeakeningClass, type ServerOptOut, type TrustOptOut, type Nesting, type Finding, type SecurityReport,
 } from "./provider/policy";
 export type { LxdConnection } from "./provider/lxd";
 export type { ConnectionArgs } from "./provider/rules/connection";

@@ -11,6 +11,12 @@ export const KINDS = {
   "pci-device": () => (require("../kinds/pci-device") as typeof import("../kinds/pci-device")).pciDeviceKind,
   network: () => (require("../kinds/network") as typeof import("../kinds/network")).networkKind,
   "network-acl": () => (require("../kinds/network-acl") as typeof import("../kinds/network-acl")).networkAclKind,
+  "storage-volume": () => (require("../kinds/storage-volume") as typeof import("../kinds/storage-volume")).storageVolumeKind,
+  "volume-snapshot": () => (require("../kinds/volume-snapshot") as typeof import("../kinds/volume-snapshot")).volumeSnapshotKind,
+  "instance-device": () => (require("../kinds/instance-device") as typeof import("../kinds/instance-device")).instanceDeviceKind,
+  "server-settings": () => (require("../kinds/server-settings") as typeof import("../kinds/server-settings")).serverSettingsKind,
+  "trust-certificate": () => (require("../kinds/trust-certificate") as typeof import("../kinds/trust-certificate")).trustCertificateKind,
+  "trust-token": () => (require("../kinds/trust-token") as typeof import("../kinds/trust-token")).trustTokenKind,
 } as const;
 
 /** The name of a registered kind. */

@@ -10,3 +10,8 @@ export { securityReport, type SecurityReport } from "./report";
 export { PREVIEW_UNKNOWN, LXD_TRUE, LXD_FALSE, isTrue, isFalse, hasLineBreak } from "./values";
 export { fillNicDefaults, nicFilterDefaults, nicNetworkNames, nicNetworkName, type NicNetwork } from "./nic";
 export { NIC_FILTER_KEYS, isBridgedNic } from "./table";
+export {
+  SERVER_OPT_OUTS, TRUST_OPT_OUTS, LISTENER_KEYS, ADDRESS_KEYS, INTEGER_KEYS, WRITE_ONLY_SERVER_KEYS, splitAddress, bindKind,
+  serverConfigShapeErrors, judgeServerConfig, judgeTrust, serverConfigNotes, serverRefusal, serverWarning, applyServerOptOuts,
+  type ServerOptOut, type TrustOptOut, type ServerFinding, type BindKind,
+} from "./server";

@@ -253,6 +253,12 @@ export const POLICY: readonly PolicyRow[] = [
     examples: { refused: cfg({ "security.idmap.base": "0" }), optedOut: cfg({ "security.idmap.base": "1000000" }) },
   },
   {
+    on: "config", keys: ["security.shifted", "security.unmapped"], class: "idmap",
+    when: "set and not an LXD spelling of false (custom storage volume config: StorageVolume)", weakens: setAndNotFalse,
+    reason: "on a custom volume, security.shifted has every instance that mounts it see its files through an id shift (instances with different id maps then share files as their real owners), and security.unmapped leaves its files owned by unmapped host ids",
+    examples: { refused: cfg({ "security.shifted": "true" }), optedOut: cfg({ "security.unmapped": "true" }) },
+  },
+  {
     on: "config", keys: ["security.syscalls.allow", "security.syscalls.whitelist"], class: "seccomp",
     when: "set", weakens: nonEmpty,
     reason: "an allow list replaces LXD's default deny policy",

@@ -28,6 +28,9 @@ export const PROJECT_NAME: NameRule = { re: /^[^\s/_'"]+$/, mustBe: "must be non
 /** Storage pool names: 1–63 letters, digits, dashes, dots and underscores, not starting with a dash or dot. */
 export const POOL_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'" };
 
+/** Custom storage volume and volume snapshot names (the same rule as pools: no slashes, no leading dot or dash). */
+export const VOLUME_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'" };
+
 /** Network names: an interface name, 1–15 characters, letters, digits, dashes, dots and underscores. */
 export const NETWORK_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,14}$/, mustBe: "must be 1–15 letters, digits, '.', '_' or '-' (an interface name)" };
 
