@@ -23,6 +23,10 @@ export { TrustToken, type TrustTokenArgs, type TrustTokenOutputs } from "./resou
 export { InstanceFile, type InstanceFileArgs, type InstanceFileOutputs, type ParentDirectories } from "./resources/instance-file";
 export { InstanceExec, type InstanceExecArgs, type InstanceExecOutputs, type ExecWhen } from "./resources/instance-exec";
 export {
+  Network, type NetworkArgs, type NetworkOutputs, type NetworkType, NETWORK_KEYS, NETWORK_MEMBER_KEYS, NETWORK_AUTO_KEYS, NETWORK_TYPES,
+} from "./resources/network";
+export { NetworkAcl, type NetworkAclArgs, type NetworkAclOutputs, type AclRuleArgs, type AclRule } from "./resources/network-acl";
+export {
   WEAKENING_CLASSES, SERVER_OPT_OUTS, TRUST_OPT_OUTS, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, assess, judgeRawLxc,
   type WeakeningClass, type ServerOptOut, type TrustOptOut, type Nesting, type Finding, type SecurityReport,
 } from "./provider/policy";

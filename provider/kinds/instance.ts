@@ -26,6 +26,7 @@ import { CONFIG_KEY, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema 
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, sameJson, splitOwnership, UNKNOWN } from "../rules/values";
 import { checkWith } from "../kit/check";
+import { withNicDefaults } from "../kit/nic-defaults";
 import type { Kind, Scope } from "../kit/contract";
 import { amend, lxdSays } from "../kit/errors";
 import { checkWaitFor, waitForInstance, waitForSchema, type WaitCondition } from "./instance-wait";
@@ -342,7 +343,8 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
     // During preview some inputs may be unknown: judge and normalise what is known, carry the rest.
     const unknown = (...keys: string[]) => keys.some((k) => unknownKeys.includes(k));
     const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
-    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : normalizeDevices(value.devices);
+    // Bridged nics get LXD's spoofing filters unless the user sets them (provider/policy/nic.ts).
+    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : await withNicDefaults(normalizeDevices(value.devices), olds.devices, open);
     if (!unknown("config", "devices", "securityOptOuts", "nesting", "devLxd")) {
       const { refused } = applyOptOuts(assess(config, devices, { nesting: value.nesting, devLxd: value.devLxd }), value.securityOptOuts);
       for (const f of refused) failures.push({ property: propertyOf(f), reason: refusalMessage(f) });

@@ -12,6 +12,7 @@ export * from "./certificates";
 export * from "./server";
 export * from "./networks";
 export * from "./storage-pools";
+export * from "./network-acls";
 export * from "./storage-volumes";
 export * from "./files";
 export * from "./exec";

@@ -30,3 +30,8 @@ function describe(url: string, withProject: boolean): string {
   if (kinds[seg[0]] && seg[1]) return `${kinds[seg[0]]} "${seg.slice(1).join("/")}"${where}`;
   return url;
 }
+
+/** A whole `used_by` list in words, each naming a project other than `default` ({@link describeUsedByInProject}). */
+export function usersOf(usedBy: string[]): string[] {
+  return usedBy.map(describeUsedByInProject);
+}
