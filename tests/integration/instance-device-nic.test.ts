@@ -28,7 +28,7 @@ test("a bridged nic attached with InstanceDevice gets security.mac_filtering=tru
   const veths: string[] = [];
   const veth = async () => (await getInstance(lxd, inst)).value.config?.["volatile.eth1.host_name"];
   try {
-    await createNetwork(lxd, { name: net, type: "bridge", config: { "ipv4.address": "none", "ipv6.address": "none" } });
+    await createNetwork(lxd, { name: net, type: "bridge", description: "", config: { "ipv4.address": "none", "ipv6.address": "none" } });
     await createInstance(lxd, { name: inst, source: { type: "image", alias: TEST_IMAGE } });
     await startInstance(lxd, inst);
 
