@@ -19,6 +19,7 @@ import { CONFIG_KEY, nameSchema, normalizeProject, PROFILE_NAME, projectSchema }
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { dropEmpty, normalizeConfig, normalizeDevices, UNKNOWN, userConfig } from "../rules/values";
 import { checkWith } from "../kit/check";
+import { withNicDefaults } from "../kit/nic-defaults";
 import type { Kind } from "../kit/contract";
 import { amend, lxdSays } from "../kit/errors";
 
@@ -123,12 +124,13 @@ export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
   diffKeys: ["name", "config", "devices", "description", "project"],
   replaceKeys: ["project"],
 
-  async check(news) {
+  async check(news, { olds, open }) {
     const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { failures };
     const unknown = (k: string) => unknownKeys.includes(k);
     const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
-    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : normalizeDevices(value.devices);
+    // Bridged nics get LXD's spoofing filters unless the user sets them (provider/policy/nic.ts).
+    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : await withNicDefaults(normalizeDevices(value.devices), olds.devices, open);
     if (!unknown("config") && !unknown("devices") && !unknown("securityOptOuts")) {
       for (const f of applyOptOuts(assess(config, devices), value.securityOptOuts).refused) {
         failures.push({ property: f.key.startsWith("devices.") ? "devices" : "config", reason: refusalMessage(f) });

@@ -106,6 +106,10 @@ describe("HardenedContainer volumes validation", () => {
     expectInputError(() => validateHardenedContainerArgs(container({ devices: { data: { type: "nic", network: "n" } }, volumes: { data: vol } })), "volumes.data", /in devices/);
   });
 
+  it("rejects volumes with replicas", () => {
+    expectInputError(() => validateHardenedContainerArgs(container({ replicas: { count: 2, targets: ["m1", "m2"] }, volumes: { data: vol } })), "volumes", /volumes must not be given with replicas/);
+  });
+
   it("rejects unknown fields, a bad pool or readOnly, and volumes that are not a plain object", () => {
     expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, mode: "rw" } as never } })), "volumes.data", /must have only the fields size, path, pool, config, readOnly, but "mode" was provided/);
     expectInputError(() => validateHardenedContainerArgs(container({ volumes: { data: { ...vol, pool: "a b" } } })), "volumes.data.pool", /storage pool/);
