@@ -27,6 +27,7 @@
  */
 import type { ConfigMap, DeviceMap } from "../provider/lxd";
 import { canOptOut, hardenedConfig, PREVIEW_UNKNOWN, WEAKENING_CLASSES, type Finding, type Nesting, type WeakeningClass } from "../provider/policy";
+import { keyFor } from "../provider/rules/server-keys";
 import { configValue } from "../provider/rules/values";
 
 /** Which provider declared the resource. */
@@ -157,13 +158,13 @@ function deviceList(v: unknown): DeviceMap {
   return out;
 }
 
-/** Incus key → LXD key (`security.guestapi*` → `security.devlxd*`). */
+/** Incus key → LXD key (`security.guestapi*` → `security.devlxd*`; provider/rules/server-keys.ts). */
 export function fromIncusKey(key: string): string {
-  return key === "security.guestapi" || key.startsWith("security.guestapi.") ? `security.devlxd${key.slice("security.guestapi".length)}` : key;
+  return keyFor("lxd", key);
 }
-/** LXD key → Incus key (`security.devlxd*` → `security.guestapi*`). */
+/** LXD key → Incus key (`security.devlxd*` → `security.guestapi*`; provider/rules/server-keys.ts). */
 export function toIncusKey(key: string): string {
-  return key === "security.devlxd" || key.startsWith("security.devlxd.") ? `security.guestapi${key.slice("security.devlxd".length)}` : key;
+  return keyFor("incus", key);
 }
 
 /** A finding's key (`config.<key>`, `devices.<name>`, …) in the resource's own key names. */

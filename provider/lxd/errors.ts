@@ -40,6 +40,20 @@ function describe(a: { status: number; lxdMessage: string; method: string; path:
   return `LXD ${a.method} ${a.path} failed (${a.status}): ${a.lxdMessage}`;
 }
 
+/**
+ * The server at the other end is not the kind the connection names (`server: "incus"` reaching LXD, or the
+ * reverse), as GET /1.0 `environment.server` says. Raised before any other request is sent.
+ */
+export class ServerMismatchError extends Error {
+  override readonly name = "ServerMismatchError";
+  constructor(readonly expected: string, readonly actual: string, readonly endpoint: string) {
+    super(
+      `connection.server is "${expected}", but the server at ${endpoint} is ${actual === "incus" ? "Incus" : actual === "lxd" ? "LXD" : `"${actual}"`} ` +
+        `(GET /1.0 environment.server = "${actual}"): point the connection at ${expected === "incus" ? "Incus" : "LXD"}'s socket or URL, or name server "${actual}"`,
+    );
+  }
+}
+
 /** True for "the object does not exist" (HTTP 404). */
 export function isNotFound(err: unknown): err is LxdError {
   return err instanceof LxdError && err.status === 404;

@@ -174,6 +174,10 @@ export async function trustWithPassword(target: TrustTarget, password: string, o
   if (!target.url) throw new Error("url is required: https://host[:port] of the LXD server");
   if (!password) throw new Error("password must be the server's core.trust_password, but an empty string was provided");
   return withPinnedClient({ ...target, url: target.url }, async (lxd, result) => {
+    // Incus has no core.trust_password (tokens only): say so instead of sending the password.
+    if ((await lxd.serverKind()) === "incus") {
+      throw new Error(`${lxd.endpoint} is Incus, which has no trust password (core.trust_password): use a trust token (incus config trust add)`);
+    }
     const body: Record<string, unknown> = { type: "client", password };
     if (opts.name !== undefined) body.name = opts.name;
     await postCertificate(lxd, body);

@@ -18,6 +18,7 @@
 import * as path from "node:path";
 import type { ConfigMap, DeviceMap } from "../lxd";
 import { canOptOut, type FindingClass } from "./classes";
+import { GUEST_API_KEYS } from "../rules/server-keys";
 import { hasLineBreak, isFalse, isTrue } from "./values";
 
 /** An input for `assess`: a config and/or devices. */
@@ -220,9 +221,9 @@ export const POLICY: readonly PolicyRow[] = [
     examples: { refused: cfg({ "security.nesting": "true" }), optedOut: cfg({ "security.nesting": "On" }) },
   },
   {
-    on: "config", keys: ["security.devlxd"], hardened: "false (true with the devLxd input)", askedBy: "devLxd", class: "devlxd",
-    when: "not an LXD spelling of false (a true spelling passes when the devLxd input asked for it)", weakens: notFalse,
-    reason: "/dev/lxd lets the container query LXD about itself (LXD's default is on); to expose it, use the devLxd: true input instead of security.devlxd",
+    on: "config", keys: [...GUEST_API_KEYS], hardened: "false (true with the guestApi input, alias devLxd; security.devlxd on LXD, security.guestapi on Incus)", askedBy: "devLxd", class: "devlxd",
+    when: "not an LXD spelling of false (a true spelling passes when the guestApi/devLxd input asked for it)", weakens: notFalse,
+    reason: "the guest API (/dev/lxd on LXD, /dev/incus on Incus) lets the container query the server about itself (on by default); to expose it, use the guestApi: true input instead of setting the key",
     examples: { refused: cfg({ "security.devlxd": "true" }), optedOut: cfg({ "security.devlxd": "yes" }) },
   },
   {
