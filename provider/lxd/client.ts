@@ -129,6 +129,15 @@ export class LxdClient {
     return this.verified;
   }
 
+  /**
+   * The name of one of the server's own request headers: LXD spells them `X-LXD-<name>`, Incus `X-Incus-<name>`
+   * (image import `public`, file push `uid`/`gid`/`mode`/`type`/`write`, …); a header of the other spelling is
+   * ignored silently. Asks GET /1.0 once (cached).
+   */
+  async serverHeader(name: string): Promise<string> {
+    return `x-${await this.serverKind()}-${name}`;
+  }
+
   /** True when the server lists API extension `name`. */
   async hasExtension(name: string): Promise<boolean> {
     return (await this.server()).api_extensions.includes(name);

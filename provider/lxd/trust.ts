@@ -144,7 +144,8 @@ export async function trustWithToken(target: TrustTarget, token: string, opts: T
   return withPinnedClient({ ...target, url, serverFingerprint: t.fingerprint }, async (lxd, result) => {
     let body: Record<string, unknown>;
     let method: TrustResult["method"];
-    if (await lxd.hasExtension("explicit_trust_token")) {
+    // Incus reads a token from `trust_token` (it has no `explicit_trust_token` extension; `password` is refused).
+    if ((await lxd.hasExtension("explicit_trust_token")) || (await lxd.serverKind()) === "incus") {
       body = { type: "client", trust_token: t.raw };
       method = "trust_token";
     } else if (await lxd.hasExtension("certificate_token")) {
