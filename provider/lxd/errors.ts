@@ -60,12 +60,14 @@ export function isNotFound(err: unknown): err is LxdError {
 }
 
 /**
- * True for "the name is taken": HTTP 409 Conflict, or LXD's "already exists" text with another status.
+ * True for "the name is taken": HTTP 409 Conflict, or the server's "already exists" text with another status.
  * LXD 5.0.2 answers a duplicate profile with 500 ("The profile already exists") and fails a duplicate
  * instance's creation operation with 400 ('This "instances" entry already exists'); only projects get 409.
+ * Incus 6.0 answers a duplicate project with 500 and its database's words ('Failed to create "projects" entry:
+ * UNIQUE constraint failed: projects.name'), and fails a duplicate instance's operation with 500.
  */
 export function isConflict(err: unknown): err is LxdError {
-  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b/i.test(err.lxdMessage)));
+  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b|\bUNIQUE constraint failed\b/i.test(err.lxdMessage)));
 }
 
 /** True for a stale ETag on an `If-Match` write (HTTP 412 Precondition Failed). */

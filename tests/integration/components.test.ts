@@ -124,7 +124,7 @@ describe("examples/hardened-container", () => {
       });
       // Without nesting, the map size is left to LXD (a low-level key in restricted projects): 65536 ids, isolated.
       expect(inst.config?.["security.idmap.size"]).toBeUndefined();
-      const map = JSON.parse(inst.config?.["volatile.last_state.idmap"] ?? "[]") as Array<{ Isuid: boolean; Hostid: number; Maprange: number }>;
+      const map = JSON.parse(inst.config?.["volatile.idmap.current"] ?? "[]") as Array<{ Isuid: boolean; Hostid: number; Maprange: number }>;
       expect(map.find((m) => m.Isuid)).toMatchObject({ Maprange: 65536 });
       // Limits come from the profile, not the instance (defaultLimits: false).
       expect(inst.config?.["limits.memory"]).toBeUndefined();
@@ -161,7 +161,7 @@ describe("examples/docker-nesting", () => {
         "security.syscalls.intercept.mknod": "true", "security.syscalls.intercept.setxattr": "true",
       });
       // LXD really gave the running container a map of that size.
-      const idmap = JSON.parse(inst.config?.["volatile.last_state.idmap"] ?? "[]") as Array<{ Isuid: boolean; Maprange: number }>;
+      const idmap = JSON.parse(inst.config?.["volatile.idmap.current"] ?? "[]") as Array<{ Isuid: boolean; Maprange: number }>;
       expect(idmap.find((m) => m.Isuid)?.Maprange).toBe(131072);
       expect(inst.expanded_config).toMatchObject({ "limits.cpu": "2", "limits.memory": "2GiB", "limits.processes": "10000" });
     } finally {
@@ -223,7 +223,7 @@ describe("examples/multi-tenant", () => {
       // A plain launch gets the default profile: an isolated 65536-id map (LXD 5.0 does not enforce it by itself).
       await startInstance(lxd, "dev", { project: t });
       const dev = await instanceOf("dev", t);
-      const map = JSON.parse(dev.config?.["volatile.last_state.idmap"] ?? "[]") as Array<{ Isuid: boolean; Maprange: number }>;
+      const map = JSON.parse(dev.config?.["volatile.idmap.current"] ?? "[]") as Array<{ Isuid: boolean; Maprange: number }>;
       expect(map.find((m) => m.Isuid)?.Maprange).toBe(65536);
       await stopInstance(lxd, "dev", { project: t, graceSec: 0 });
       await deleteInstance(lxd, "dev", { project: t });
