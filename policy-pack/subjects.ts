@@ -173,8 +173,10 @@ export function keyIn(family: Family, findingKey: string): string {
   return `config.${toIncusKey(findingKey.slice("config.".length))}`;
 }
 
-function translated(config: ConfigMap, family: Family): ConfigMap {
-  if (family !== "incus" || isUnknown(config)) return config;
+// This package's own resources may be on Incus too (their state then holds security.guestapi): every family is read
+// in LXD's names, which no LXD config contradicts (LXD has no security.guestapi key).
+function translated(config: ConfigMap, _family: Family): ConfigMap {
+  if (isUnknown(config)) return config;
   return Object.fromEntries(Object.entries(config).map(([k, v]) => [fromIncusKey(k), v]));
 }
 

@@ -138,7 +138,13 @@ describe("each kind, compared with what LXD answers", () => {
     expect(lo).toMatchObject({ name: "lo", project: "default", type: "loopback", managed: false, config: {}, locations: [] });
     const names = (await admin.get<string[]>("/1.0/networks")).metadata.map((u) => u.split("/").pop()!);
     for (const n of names) {
-      const raw = (await admin.get<Record<string, any>>(`/1.0/networks/${n}`)).metadata;
+      // Incus 6.0 fails to read some host interfaces it lists (an `ifb` device: it asks Open vSwitch, absent here,
+      // and answers 404); the look-up must then fail the same way, not invent a network.
+      const raw = await admin.get<Record<string, any>>(`/1.0/networks/${n}`).then((r) => r.metadata, (e: unknown) => e as Error);
+      if (raw instanceof Error) {
+        await expect(getNetwork({ name: n })).rejects.toThrow();
+        continue;
+      }
       expect(await getNetwork({ name: n })).toMatchObject({ name: n, type: raw.type, managed: raw.managed, config: raw.config ?? {} });
     }
   });
