@@ -144,13 +144,15 @@ export async function trustWithToken(target: TrustTarget, token: string, opts: T
   return withPinnedClient({ ...target, url, serverFingerprint: t.fingerprint }, async (lxd, result) => {
     let body: Record<string, unknown>;
     let method: TrustResult["method"];
-    // Incus reads a token from `trust_token` (it has no `explicit_trust_token` extension; `password` is refused).
-    if ((await lxd.hasExtension("explicit_trust_token")) || (await lxd.serverKind()) === "incus") {
+    if (await lxd.hasExtension("explicit_trust_token")) {
       body = { type: "client", trust_token: t.raw };
       method = "trust_token";
     } else if (await lxd.hasExtension("certificate_token")) {
-      // LXD 5.0 reads a token from `password` and decodes it: the whole token, not only its secret.
-      body = { type: "client", password: t.raw };
+      // LXD 5.0 reads a token from `password` and decodes it: the whole token, not only its secret. Incus 6.0 has
+      // the same extensions but reads `trust_token` (and refuses `password`); an untrusted client cannot tell the
+      // two apart (GET /1.0 hides `environment`), so the token goes in both fields of the one request: each server
+      // reads its own and ignores the other (checked on LXD 5.0.2 and Incus 6.0.4).
+      body = { type: "client", password: t.raw, trust_token: t.raw };
       method = "certificate_token";
     } else {
       throw new Error(`LXD at ${lxd.endpoint} does not support trust tokens (no API extension certificate_token); use a trust password`);
@@ -175,13 +177,21 @@ export async function trustWithPassword(target: TrustTarget, password: string, o
   if (!target.url) throw new Error("url is required: https://host[:port] of the LXD server");
   if (!password) throw new Error("password must be the server's core.trust_password, but an empty string was provided");
   return withPinnedClient({ ...target, url: target.url }, async (lxd, result) => {
-    // Incus has no core.trust_password (tokens only): say so instead of sending the password.
-    if ((await lxd.serverKind()) === "incus") {
-      throw new Error(`${lxd.endpoint} is Incus, which has no trust password (core.trust_password): use a trust token (incus config trust add)`);
-    }
     const body: Record<string, unknown> = { type: "client", password };
     if (opts.name !== undefined) body.name = opts.name;
-    await postCertificate(lxd, body);
+    try {
+      await postCertificate(lxd, body);
+    } catch (err) {
+      // An untrusted client cannot tell LXD from Incus (GET /1.0 hides `environment`), and Incus has no
+      // core.trust_password: it answers any password with 403 "not authorized". Say both possibilities.
+      if (err instanceof LxdError && err.status === 403) {
+        throw new LxdError({
+          status: 403, lxdMessage: err.lxdMessage, method: err.method, path: err.path, cause: err,
+          message: `${lxd.endpoint} refused the trust password (403 ${err.lxdMessage}): a wrong password, or a server without trust passwords (Incus has none: use a trust token)`,
+        });
+      }
+      throw err;
+    }
     return { ...result, method: "trust_password" as const };
   });
 }

@@ -348,14 +348,16 @@ describe("trust tokens", () => {
   });
 });
 
-test("Incus has no trust password: trustWithPassword says so and sends no password", async () => {
+test("Incus has no trust password: trustWithPassword fails with 403 and says a token is the way", async () => {
   if ((await admin.serverKind()) !== "incus") {
     console.log("[LXD] skipped: this LXD has core.trust_password (the describe below tests it)");
     return;
   }
   const c = newClientCert();
-  await expect(trustWithPassword({ url, clientCert: c.cert, clientKey: c.key, serverFingerprint }, "any-password"))
-    .rejects.toThrow(/is Incus, which has no trust password \(core.trust_password\): use a trust token/);
+  const err = await trustWithPassword({ url, clientCert: c.cert, clientKey: c.key, serverFingerprint }, "any-password").then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(LxdError);
+  expect((err as LxdError).status).toBe(403);
+  expect((err as Error).message).toMatch(/refused the trust password .*Incus has none: use a trust token/);
   expect(await trustedFingerprints()).not.toContain(c.fingerprint);
 });
 
