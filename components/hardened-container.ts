@@ -38,6 +38,20 @@ export interface ContainerLimits {
   processes?: pulumi.Input<number>;
 }
 
+/**
+ * Replicas of a {@link HardenedContainer} spread over cluster members: `count` containers named `<name>-1` …
+ * `<name>-<count>`, sharing the component's profile.
+ */
+export interface ContainerReplicas {
+  /** How many containers (1–64). A plain number: it decides how many resources the program declares. */
+  count: number;
+  /**
+   * Where they run: a list of cluster member names, used round-robin (replica i on `targets[(i-1) % length]`), or
+   * one `"@<cluster group>"` that every replica targets (LXD picks the member of the group for each).
+   */
+  targets: string[] | string;
+}
+
 /** Inputs of {@link HardenedContainer}. */
 export interface HardenedContainerArgs {
   /**
@@ -114,6 +128,18 @@ export interface HardenedContainerArgs {
   description?: pulumi.Input<string>;
   /** Operation time limits, in seconds (create, start, stop grace, update, delete). Defaults: 600 s each, 30 s stop grace. */
   timeouts?: pulumi.Input<InstanceTimeouts>;
+  /**
+   * Cluster placement of the container: a member name or `"@<cluster group>"` (the Instance's `target`; a change
+   * moves it, see docs/cluster.md). Default: LXD chooses. Not with `replicas`.
+   */
+  target?: pulumi.Input<string>;
+  /** Allow a running container to be stopped and started again to move it to a new `target`. Default false. */
+  allowRestartForMove?: pulumi.Input<boolean>;
+  /**
+   * Spread `count` containers over cluster members or a group instead of one container (see
+   * {@link ContainerReplicas}). Default: one container named `name`, exactly as without clusters.
+   */
+  replicas?: ContainerReplicas;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
   connection?: pulumi.Input<ConnectionArgs>;
 }
@@ -127,8 +153,12 @@ export interface HardenedContainerArgs {
  * `Running` once up), `securityReport` (what confinement the container really has, after profiles).
  */
 export class HardenedContainer extends pulumi.ComponentResource {
-  /** The container. */
+  /** The container (with `replicas`: the first replica). */
   readonly instance: Instance;
+  /** Every container: `[instance]`, or the replicas in order. */
+  readonly instances: Instance[];
+  /** The cluster member each container runs on (LXD's `location`; "" on a server that is not clustered). */
+  readonly locations: pulumi.Output<string[]>;
   /** The container's own profile (limits, root disk, devices). */
   readonly profile: Profile;
   /** Container name, as LXD has it. */
@@ -164,8 +194,13 @@ export class HardenedContainer extends pulumi.ComponentResource {
       connection: args.connection,
     }, { parent: this });
 
-    this.instance = new Instance(name, {
-      name: resourceName,
+    const replicas = args.replicas;
+    const spec = (i: number) => ({
+      name: replicas ? pulumi.output(resourceName).apply((n) => `${n}-${i + 1}`) : resourceName,
+      target: !replicas ? args.target : typeof replicas.targets === "string" ? replicas.targets : replicas.targets[i % replicas.targets.length],
+    });
+    const instanceArgs = (i: number) => ({
+      ...spec(i),
       project: args.tenant ? args.tenant.name : args.project,
       image: args.image,
       imageServer: args.imageServer,
@@ -179,8 +214,14 @@ export class HardenedContainer extends pulumi.ComponentResource {
       defaultLimits: false,
       securityOptOuts: args.securityOptOuts,
       timeouts: args.timeouts,
+      allowRestartForMove: args.allowRestartForMove,
       connection: args.connection,
-    }, { parent: this });
+    });
+    this.instances = replicas
+      ? Array.from({ length: replicas.count }, (_, i) => new Instance(`${name}-${i + 1}`, instanceArgs(i), { parent: this }))
+      : [new Instance(name, instanceArgs(0), { parent: this })];
+    this.instance = this.instances[0];
+    this.locations = pulumi.all(this.instances.map((i) => i.location));
 
     this.name = this.instance.name;
     this.project = this.instance.project;
@@ -188,6 +229,8 @@ export class HardenedContainer extends pulumi.ComponentResource {
     this.securityReport = this.instance.securityReport;
     this.registerOutputs({
       instance: this.instance,
+      instances: this.instances,
+      locations: this.locations,
       profile: this.profile,
       name: this.name,
       project: this.project,
@@ -220,6 +263,7 @@ export function validateHardenedContainerArgs(args: HardenedContainerArgs): void
   ];
   checkKnown(rules);
   checkTenant(args);
+  checkReplicas(args);
   checkKnown(listItems(args.securityOptOuts, "securityOptOuts", (v) => typeof v === "string" && (WEAKENING_CLASSES as readonly string[]).includes(v), `must be one of ${WEAKENING_CLASSES.join(", ")}`));
   checkKnown(listItems(args.extraProfiles, "extraProfiles", (v) => typeof v === "string" && /^[^\s/]{1,63}$/.test(v), "must be a profile name (1–63 characters, no spaces or slashes)"));
   if (isPlainObject(args.devices)) {
@@ -232,6 +276,34 @@ export function validateHardenedContainerArgs(args: HardenedContainerArgs): void
         throw new pulumi.InputPropertyError({ propertyPath: "devices.root", reason: `must be a disk (it replaces the root disk), but type "${type}" was provided` });
       }
     }
+  }
+}
+
+const TARGET_RE = /^@?[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/;
+
+/** Checks `replicas` (plain values: they decide how many containers the program declares) and `target`. */
+function checkReplicas(args: HardenedContainerArgs): void {
+  const fail = (propertyPath: string, reason: string) => {
+    throw new pulumi.InputPropertyError({ propertyPath, reason });
+  };
+  if (typeof args.target === "string" && !TARGET_RE.test(args.target)) fail("target", `must be a cluster member name or "@<cluster group>", but ${JSON.stringify(args.target)} was provided`);
+  const r = args.replicas;
+  if (r === undefined) return;
+  if (args.target !== undefined) fail("target", "must not be given with replicas (replicas.targets places them)");
+  if (!isPlainObject(r)) fail("replicas", "must be an object {count, targets}");
+  if (!(typeof r.count === "number" && Number.isInteger(r.count) && r.count >= 1 && r.count <= 64)) fail("replicas.count", `must be a whole number from 1 to 64, but ${JSON.stringify(r.count)} was provided`);
+  const t = r.targets;
+  if (typeof t === "string") {
+    if (!/^@[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(t)) fail("replicas.targets", `must be a list of member names or one "@<cluster group>", but ${JSON.stringify(t)} was provided`);
+  } else if (!Array.isArray(t) || !t.length) {
+    fail("replicas.targets", "must be a non-empty list of cluster member names or one \"@<cluster group>\"");
+  } else {
+    t.forEach((m, i) => {
+      if (typeof m !== "string" || !TARGET_RE.test(m)) fail(`replicas.targets[${i}]`, `must be a cluster member name or "@<cluster group>", but ${JSON.stringify(m)} was provided`);
+    });
+  }
+  if (typeof args.name === "string" && args.name.length + 1 + String(r.count).length > 63) {
+    fail("name", `must leave room for the replica suffix "-${r.count}" within 63 characters, but ${JSON.stringify(args.name)} was provided`);
   }
 }
 

@@ -1,6 +1,6 @@
 /**
- * `getStoragePool`: an LXD storage pool (GET /1.0/storage-pools/{name}), read in the program. Read-only: this package
- * creates no pools. Pools are server-wide (no project).
+ * `getStoragePool`: an LXD storage pool (GET /1.0/storage-pools/{name}), read in the program (to manage a
+ * pool, use the `StoragePool` resource). Pools are server-wide (no project).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { ConfigMap } from "../provider/lxd/types";

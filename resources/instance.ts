@@ -7,9 +7,11 @@ import { applyOptOuts, assess, type Nesting, type SecurityReport, type Weakening
 import type { ConnectionArgs } from "../provider/rules/connection";
 import { normalizeConfig, normalizeDevices } from "../provider/rules/values";
 import type { InstanceTimeouts } from "../provider/kinds/instance";
+import type { WaitCondition } from "../provider/kinds/instance-wait";
 import { providerShim } from "./shim";
 
 export type { InstanceTimeouts, InstanceInputs, InstanceOutputs } from "../provider/kinds/instance";
+export type { WaitCondition } from "../provider/kinds/instance-wait";
 
 type Scalar = string | number | boolean;
 
@@ -105,6 +107,28 @@ export interface InstanceArgs {
    * destroying a protected instance fails before anything is stopped (case C20).
    */
   liftDeleteProtection?: pulumi.Input<boolean>;
+  /**
+   * Conditions to wait for, in order, after the instance is created running and after an update starts or restarts
+   * it; the create or update fails when one is not met in time, naming it and the time waited. Each takes
+   * `timeoutSec` (default 300; -1 = no limit):
+   * `{type: "ready"}` status `Ready` (API extension `instance_ready_state`; refused at preview on servers without it,
+   * such as LXD 5.0), `{type: "agent"}` the VM agent answers (virtual machines only), `{type: "delay", seconds}`,
+   * `{type: "exec", command, intervalSec?}` the command exits 0 (polled, default every second),
+   * `{type: "ipv4" | "ipv6", nic}` the NIC (its name inside the instance) has a global address of that family.
+   * Needs `running: true`. Default none. A change alone is no diff.
+   */
+  waitFor?: pulumi.Input<pulumi.Input<WaitCondition>[]>;
+  /**
+   * Cluster placement: a member name (`node2`) or `@<cluster group>` (`@gpu`), sent as `?target=` at create
+   * (API extensions `clustering`, `clustering_groups`). A change is an update, never a replacement: the instance
+   * is moved to the member (data kept); a group it already runs in is no change; a move to a group goes to the
+   * group's online member with the fewest instances of the project. A running instance is moved only with
+   * `allowRestartForMove` (LXD moves stopped containers only). Refused on a server that is not clustered.
+   * Default: LXD chooses. See docs/cluster.md.
+   */
+  target?: pulumi.Input<string>;
+  /** Allow a running instance to be stopped, moved to its new `target` member and started again. Default false. */
+  allowRestartForMove?: pulumi.Input<boolean>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
   connection?: pulumi.Input<ConnectionArgs>;
 }
@@ -133,6 +157,8 @@ export class Instance extends pulumi.dynamic.Resource {
   declare readonly restartRequired: pulumi.Output<boolean>;
   /** Those keys. */
   declare readonly restartPendingKeys: pulumi.Output<string[]>;
+  /** The cluster member the instance runs on (LXD's `location`); "" on a server that is not clustered. */
+  declare readonly location: pulumi.Output<string>;
 
   constructor(name: string, args: InstanceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -142,7 +168,7 @@ export class Instance extends pulumi.dynamic.Resource {
         ...args,
         name: args.name ?? name,
         status: undefined, imageFingerprint: undefined, expandedConfig: undefined, expandedDevices: undefined, securityReport: undefined,
-        restartRequired: undefined, restartPendingKeys: undefined, lastUsedAt: undefined,
+        restartRequired: undefined, restartPendingKeys: undefined, lastUsedAt: undefined, location: undefined,
       },
       opts,
       "lxd",

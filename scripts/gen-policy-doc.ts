@@ -60,6 +60,8 @@ export function renderPolicyDoc(): string {
     "`securityOptOuts`; an accepted finding is logged as a warning and listed in `securityReport.weakened`.",
     "An instance is judged with the profiles it names laid under its own config (read from LXD before every",
     "create, update and adopt), so a weakening that comes from a profile is refused on the instance too.",
+    "A `StorageVolume`'s config is judged by the same config rows (`security.shifted`, `security.unmapped`), and an",
+    "`InstanceDevice` by the device rows, each with its own `securityOptOuts`.",
     "",
     "The same table is available as plain data from `policyRows()` (`provider/policy/table.ts`), which this page",
     "is generated from; the package exports `assess(config, devices, options)`, which judges one config and its",

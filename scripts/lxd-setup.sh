@@ -2,7 +2,7 @@
 # Prepare a local LXD for the examples and the tests on a Debian/Ubuntu machine.
 # Idempotent: each step checks first and says what it did (or that nothing was needed).
 #   1. install LXD from the distribution's packages if `lxd` is missing, and btrfs-progs (the tests create
-#      loop-file btrfs pools) if `mkfs.btrfs` is missing
+#      loop-file btrfs pools) if `mkfs.btrfs` is missing, and iptables (LXD's firewall driver for bridges) if missing
 #   2. start the daemon if its socket does not answer (no systemd needed)
 #   3. initialise a `dir` storage pool and the default profile's root disk if missing (no network is created)
 #   4. build the local busybox test image tarball (.cache/pulumi-lxd-test.tar.gz) and import it
@@ -41,6 +41,18 @@ if ! command -v mkfs.btrfs >/dev/null 2>&1; then
   apt-get install -y -qq btrfs-progs >/dev/null
 else
   say "btrfs-progs is installed"
+fi
+
+if ! command -v iptables >/dev/null 2>&1 || ! command -v ebtables >/dev/null 2>&1; then
+  need_root "install iptables"
+  # LXD's xtables firewall driver runs iptables/ip6tables/ebtables to set up a bridge and a nic's spoofing
+  # filters (the Network tests create address-less bridges): without them, a network create fails.
+  say "installing iptables from the distribution's packages (LXD's firewall driver for bridges)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq iptables >/dev/null
+else
+  say "iptables is installed"
 fi
 
 # 2. daemon

@@ -1,28 +1,36 @@
 /**
- * Image, host side: an LXD image, imported from a unified image tarball on the machine running Pulumi or
- * copied from another image server, with the aliases that name it.
+ * Image, host side: an LXD image, imported from a unified image tarball on the machine running Pulumi, copied
+ * from another image server, or published from an instance or one of its snapshots; with the aliases that name it.
  *
- * LXD endpoints: POST /1.0/images (upload, or pull from a server), GET|PUT|DELETE /1.0/images/{fingerprint},
- * POST /1.0/images/aliases, GET|PUT|DELETE /1.0/images/aliases/{name}.
+ * LXD endpoints: POST /1.0/images (upload, pull from a server, or publish an instance/snapshot),
+ * GET|PUT|DELETE /1.0/images/{fingerprint}, POST /1.0/images/aliases, GET|PUT|DELETE /1.0/images/aliases/{name};
+ * for a publish also GET /1.0/instances/{i}/state and, with `snapshotForPublish`, POST|DELETE
+ * /1.0/instances/{i}/snapshots (API extension `image_compression_algorithm` for `compressionAlgorithm`).
  *
- * Changing the file's content (`fileSha256`, computed in check), `source`, `project` or the LXD server forces
- * replacement (delete before create: aliases are unique). `aliases`, alias descriptions and `public` are
- * updated in place; a new `file` path with the same content changes nothing in LXD.
+ * Changing the file's content (`fileSha256`, computed in check), `source`, `sourceInstance`, `sourceSnapshot`,
+ * `compressionAlgorithm`, `project` or the LXD server forces replacement (delete before create: aliases are
+ * unique). `aliases`, alias descriptions, `public` and (for a published image) `properties` are updated in
+ * place; a new `file` path with the same content changes nothing in LXD.
+ *
+ * Publishing a running instance is refused (LXD: "Cannot export a running instance as an image": its filesystem
+ * would be copied while it changes), at preview when the instance runs then, unless `snapshotForPublish: true`:
+ * then a temporary snapshot is taken, published and deleted. Every publish makes a new tarball (a new
+ * fingerprint), so a published image is never adopted.
  *
  * An image whose fingerprint already exists in the project is adopted (`adopted: true`): the stack adds its
  * aliases to it and on destroy removes only those, never the image. An alias that exists and points at another
  * image is an error, never moved.
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import { z } from "zod";
 import {
-  copyImage, createImageAlias, deleteImage, deleteImageAlias, getImage, getImageAlias, importImageFile, isConflict, isNotFound,
+  copyImage, createImageAlias, createInstanceSnapshot, deleteImage, deleteInstanceSnapshot, getInstanceState, isRunningStatus, publishImage, deleteImageAlias, getImage, getImageAlias, importImageFile, isConflict, isNotFound,
   type Image as LxdImage, type LxdClient,
 } from "../lxd";
-import { normalizeProject, projectSchema } from "../rules/names";
+import { INSTANCE_NAME, nameSchema, normalizeProject, projectSchema, SNAPSHOT_NAME } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
-import { containsUnknown, stripUndefined, UNKNOWN } from "../rules/values";
+import { containsUnknown, sameJson, stripUndefined, UNKNOWN } from "../rules/values";
 import { checkWith } from "../kit/check";
 import { amend } from "../kit/errors";
 import type { Kind } from "../kit/contract";
@@ -55,6 +63,15 @@ export interface ImageInputs {
   /** SHA-256 of `file` (hex), computed in check: the fingerprint LXD gives a unified tarball. */
   fileSha256?: string;
   source?: ImageSource;
+  /** Instance to publish (in `project`). */
+  sourceInstance?: string;
+  /** Snapshot of `sourceInstance` to publish. */
+  sourceSnapshot?: string;
+  /** Publish a running `sourceInstance` through a temporary snapshot. */
+  snapshotForPublish?: boolean;
+  /** Properties of a published image. */
+  properties?: Record<string, string>;
+  compressionAlgorithm?: string;
   aliases: Required<ImageAliasSpec>[];
   project: string;
   public: boolean;
@@ -101,6 +118,11 @@ function schema() {
         .array(alias)
         .default([])
         .refine((a) => new Set(a.map((x) => x.name)).size === a.length, "must not name an alias twice"),
+      sourceInstance: nameSchema(INSTANCE_NAME).optional(),
+      sourceSnapshot: nameSchema(SNAPSHOT_NAME).optional(),
+      snapshotForPublish: z.boolean().optional(),
+      properties: z.record(z.string(), z.string()).optional(),
+      compressionAlgorithm: z.string().regex(/^[a-z0-9][a-z0-9 .-]*$/, "must be a compression algorithm LXD knows (gzip, bzip2, xz, zstd, lzma, none, …)").optional(),
       project: projectSchema(),
       public: z.boolean().default(false),
       timeoutSec: z.number().int().min(-1).default(600),
@@ -108,7 +130,20 @@ function schema() {
     })
     .strict()
     .superRefine((v, ctx) => {
-      if (!!v.file === !!v.source) ctx.addIssue({ code: "custom", path: [v.file ? "source" : "file"], message: "exactly one of file and source must be given" });
+      const given = [v.file && "file", v.source && "source", v.sourceInstance && "sourceInstance"].filter(Boolean);
+      if (given.length !== 1) {
+        const one = "exactly one of file, source and sourceInstance must be given";
+        if (given.length) ctx.addIssue({ code: "custom", path: [given[given.length - 1] as string], message: `conflicts: ${one}, but ${given.join(" and ")} were provided` });
+        else ctx.addIssue({ code: "custom", path: ["file"], message: `(or source, or sourceInstance) is missing: ${one}, but none was provided` });
+      }
+      if (v.sourceSnapshot !== undefined && v.sourceInstance === undefined) {
+        ctx.addIssue({ code: "custom", path: ["sourceSnapshot"], message: "names a snapshot of sourceInstance: give sourceInstance too" });
+      }
+      for (const k of ["snapshotForPublish", "properties", "compressionAlgorithm"] as const) {
+        if (v[k] !== undefined && v.sourceInstance === undefined) {
+          ctx.addIssue({ code: "custom", path: [k], message: `applies to an image published from an instance (sourceInstance), but ${JSON.stringify(v[k])} was provided for an image from ${v.file ? "a file" : "a server"}` });
+        }
+      }
     });
 }
 
@@ -126,12 +161,12 @@ function sha256File(file: string): Promise<string> {
 const byName = (a: Required<ImageAliasSpec>[]) => [...a].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
 const short = (fp: string) => fp.slice(0, 12);
 
-/** PUT /1.0/images/{fingerprint} with `public` changed, everything else as read (If-Match). */
-async function setPublic(lxd: LxdClient, fingerprint: string, isPublic: boolean, project: string): Promise<void> {
+/** PUT /1.0/images/{fingerprint} with `public` (and `properties`, when given) changed, everything else as read (If-Match). */
+async function setPublic(lxd: LxdClient, fingerprint: string, isPublic: boolean, project: string, properties?: Record<string, string>): Promise<void> {
   const { value, etag } = await getImage(lxd, fingerprint, { project });
-  if (value.public === isPublic) return;
+  if (value.public === isPublic && (properties === undefined || sameJson(value.properties ?? {}, properties))) return;
   const v = value as LxdImage & { expires_at?: string; profiles?: string[] };
-  const put = stripUndefined({ auto_update: v.auto_update, properties: v.properties ?? {}, public: isPublic, expires_at: v.expires_at, profiles: v.profiles });
+  const put = stripUndefined({ auto_update: v.auto_update, properties: properties ?? v.properties ?? {}, public: isPublic, expires_at: v.expires_at, profiles: v.profiles });
   await lxd.request("PUT", `/1.0/images/${encodeURIComponent(fingerprint)}`, { project, etag, body: put });
 }
 
@@ -174,6 +209,9 @@ function outputsFrom(img: LxdImage, inputs: ImageInputs, extra: { adopted: boole
     ...inputs,
     aliases: byName(aliases),
     public: img.public,
+    // Properties the stack declared are read back (drift shows); otherwise they are LXD's (from the instance's
+    // `image.*` keys or the tarball's metadata.yaml) and not managed.
+    properties: inputs.properties !== undefined ? (img.properties ?? {}) : undefined,
     fingerprint: img.fingerprint,
     size: img.size ?? 0,
     architecture: img.architecture ?? "",
@@ -182,21 +220,63 @@ function outputsFrom(img: LxdImage, inputs: ImageInputs, extra: { adopted: boole
 }
 
 /** What the image is called in messages before it has a fingerprint: its file, or its server and alias/fingerprint. */
-const labelOf = (i: ImageInputs) => i.file ?? `${i.source?.server} ${i.source?.alias ?? i.source?.fingerprint}`;
+const labelOf = (i: ImageInputs) =>
+  i.file ?? (i.sourceInstance !== undefined ? `${i.sourceInstance}${i.sourceSnapshot ? `/${i.sourceSnapshot}` : ""}` : `${i.source?.server} ${i.source?.alias ?? i.source?.fingerprint}`);
+
+/** Why a running instance is not published as it is. */
+const runningReason = (instance: string) =>
+  `instance "${instance}" is running: publishing it would copy a filesystem that changes while it is read (LXD refuses too: ` +
+  `"Cannot export a running instance as an image"). Stop it, publish one of its snapshots (sourceSnapshot), or set ` +
+  "snapshotForPublish: true to publish through a temporary snapshot";
+
+/**
+ * POST /1.0/images from an instance or a snapshot. A running instance without `sourceSnapshot` is refused, or
+ * with `snapshotForPublish` published through a temporary snapshot (`publish-<random>`), deleted afterwards.
+ * @returns the new image's fingerprint.
+ */
+async function publish(lxd: LxdClient, inputs: ImageInputs, project: string): Promise<string> {
+  const instance = inputs.sourceInstance!;
+  const post = (type: "instance" | "snapshot", name: string) => publishImage(lxd, stripUndefined({
+    source: { type, name }, properties: inputs.properties, public: inputs.public, compression_algorithm: inputs.compressionAlgorithm,
+  }), { project, timeoutSec: inputs.timeoutSec });
+  if (inputs.sourceSnapshot) return post("snapshot", `${instance}/${inputs.sourceSnapshot}`);
+  if (!isRunningStatus((await getInstanceState(lxd, instance, { project })).status)) return post("instance", instance);
+  if (!inputs.snapshotForPublish) throw new Error(runningReason(instance));
+  const temp = `publish-${randomBytes(6).toString("hex")}`;
+  await createInstanceSnapshot(lxd, instance, { name: temp }, { project, timeoutSec: inputs.timeoutSec });
+  try {
+    return await post("snapshot", `${instance}/${temp}`);
+  } finally {
+    await deleteInstanceSnapshot(lxd, instance, temp, { project, timeoutSec: inputs.timeoutSec }).catch((err) => {
+      if (!isNotFound(err)) throw amend(err, ` (deleting the temporary snapshot "${instance}/${temp}" taken for the publish)`);
+    });
+  }
+}
 
 export const imageKind: Kind<ImageInputs, ImageOutputs> = {
   noun: "image",
   outputKeys: ["fingerprint", "size", "architecture", "adopted", "addedAliases", "adoptedPublic"],
-  diffKeys: ["file", "fileSha256", "source", "aliases", "public", "timeoutSec", "project"],
-  replaceKeys: ["fileSha256", "source", "project"],
+  diffKeys: ["file", "fileSha256", "source", "sourceInstance", "sourceSnapshot", "compressionAlgorithm", "properties", "aliases", "public", "timeoutSec", "project"],
+  replaceKeys: ["fileSha256", "source", "sourceInstance", "sourceSnapshot", "compressionAlgorithm", "project"],
   idOf: (p) => `${normalizeProject(p.project)}/${p.fingerprint}`,
   // Created: named by its file or source; afterwards by its fingerprint.
   subject: (verb, p) => `${verb} image "${verb === "create" ? labelOf(p) : short((p as ImageOutputs).fingerprint ?? "")}"`,
 
-  async check(news) {
+  async check(news, { olds, open }) {
     const { value, failures } = checkWith(schema(), news);
     if (!value) return { failures };
     const inputs: ImageInputs = stripUndefined({ ...value, aliases: byName(value.aliases), project: normalizeProject(value.project), fileSha256: undefined });
+    // A publish of a running instance is refused at preview when the instance runs then (a read; said again before the publish).
+    const publishes = olds.sourceInstance !== value.sourceInstance || olds.sourceSnapshot !== value.sourceSnapshot;
+    if (value.sourceInstance && !value.sourceSnapshot && !value.snapshotForPublish && publishes && !containsUnknown(value.sourceInstance) && !containsUnknown(news.connection)) {
+      let running = false;
+      try {
+        running = isRunningStatus((await getInstanceState(open().lxd, value.sourceInstance, { project: inputs.project })).status);
+      } catch {
+        // Not there yet (created in the same run), or unreachable: said before the publish.
+      }
+      if (running) return { failures: [{ property: "sourceInstance", reason: `sourceInstance must name a stopped instance, but ${runningReason(value.sourceInstance)}` }] };
+    }
     if (value.file !== undefined) {
       if (containsUnknown(value.file)) {
         inputs.fileSha256 = UNKNOWN;
@@ -230,6 +310,8 @@ export const imageKind: Kind<ImageInputs, ImageOutputs> = {
     const adoptedPublic = existing?.public;
     if (existing) {
       fingerprint = existing.fingerprint;
+    } else if (inputs.sourceInstance !== undefined) {
+      fingerprint = await publish(lxd, inputs, project);
     } else if (inputs.file) {
       fingerprint = await importImageFile(lxd, inputs.file, { project, public: inputs.public, timeoutSec: inputs.timeoutSec });
     } else {
@@ -309,7 +391,7 @@ export const imageKind: Kind<ImageInputs, ImageOutputs> = {
         added.add(a.name);
       }
     }
-    await setPublic(lxd, fingerprint, news.public, project);
+    await setPublic(lxd, fingerprint, news.public, project, news.properties);
     const after = (await getImage(lxd, fingerprint, { project })).value;
     return outputsFrom(after, news, { adopted: olds.adopted, addedAliases: [...added].sort(), adoptedPublic: olds.adoptedPublic });
   },

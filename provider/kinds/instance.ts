@@ -28,8 +28,11 @@ import { configFor } from "../rules/server-keys";
 import { serverKindAtCheck } from "../kit/server-kind";
 import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, sameJson, splitOwnership, UNKNOWN } from "../rules/values";
 import { checkWith } from "../kit/check";
+import { withNicDefaults } from "../kit/nic-defaults";
 import type { Kind, Scope } from "../kit/contract";
 import { amend, lxdSays } from "../kit/errors";
+import { checkWaitFor, waitForInstance, waitForSchema, type WaitCondition } from "./instance-wait";
+import { checkPlacement, createTarget, explainReadFailure, locationOf, moveIfNeeded, placementDiff, placementFields, type PlacementInputs } from "./instance-placement";
 
 /** Operation time limits, in seconds. Nothing else caps them (case C11). */
 export interface InstanceTimeouts {
@@ -46,7 +49,7 @@ export interface InstanceTimeouts {
 }
 
 /** Inputs after check: normalised, defaults applied. `config` is the desired instance-local config. */
-export interface InstanceInputs {
+export interface InstanceInputs extends PlacementInputs {
   name: string;
   project: string;
   type: "container" | "virtual-machine";
@@ -72,6 +75,8 @@ export interface InstanceInputs {
   restartOnChange: boolean;
   replaceOnIdmapShrink: boolean;
   liftDeleteProtection: boolean;
+  /** Conditions awaited after the instance is created running, or started by an update (see instance-wait.ts). */
+  waitFor: WaitCondition[];
   connection?: ConnectionArgs;
 }
 
@@ -93,10 +98,12 @@ export interface InstanceOutputs extends InstanceInputs {
   restartPendingKeys: string[];
   /** LXD's `last_used_at` (the last start), to tell when a pending restart happened. */
   lastUsedAt: string;
+  /** The cluster member the instance runs on (LXD's `location`); "" on a server that is not clustered. */
+  location: string;
 }
 
 /** State keys that are not inputs. */
-const OUTPUT_KEYS = ["status", "imageFingerprint", "expandedConfig", "expandedDevices", "securityReport", "restartRequired", "restartPendingKeys", "lastUsedAt"] as const;
+const OUTPUT_KEYS = ["status", "imageFingerprint", "expandedConfig", "expandedDevices", "securityReport", "restartRequired", "restartPendingKeys", "lastUsedAt", "location"] as const;
 
 /**
  * Keys LXD applies only when the instance starts (LXD's docs: "Live update: no"): a change to them while the
@@ -152,7 +159,9 @@ function schema() {
       restartOnChange: z.boolean().default(false),
       replaceOnIdmapShrink: z.boolean().default(false),
       liftDeleteProtection: z.boolean().default(false),
+      waitFor: waitForSchema(),
       connection: connectionSchema().optional(),
+      ...placementFields(),
     })
     .strict();
 }
@@ -247,6 +256,7 @@ async function outputsFrom(lxd: LxdClient, inst: LxdInstance, inputs: InstanceIn
     restartRequired: restartPendingKeys.length > 0,
     restartPendingKeys,
     lastUsedAt: inst.last_used_at ?? "",
+    location: locationOf(inst),
   } satisfies InstanceOutputs;
 }
 
@@ -330,7 +340,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
   // The provider's own settings are compared too, so that the state (which delete and update read) follows them.
   diffKeys: [
     "name", "config", "devices", "profiles", "description", "running", "project", "type", "image", "imageServer", "imageProtocol", "ephemeral",
-    "securityOptOuts", "timeouts", "restartOnChange", "replaceOnIdmapShrink", "liftDeleteProtection",
+    "securityOptOuts", "timeouts", "restartOnChange", "replaceOnIdmapShrink", "liftDeleteProtection", "target", "allowRestartForMove",
   ],
   replaceKeys: ["project", "type", "image", "imageServer", "imageProtocol", "ephemeral"],
 
@@ -347,7 +357,8 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
     const server = await serverKindAtCheck(open, unknown("connection") || containsUnknown([value.connection]));
     if (server.failure) failures.push(server.failure);
     const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
-    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : normalizeDevices(value.devices);
+    // Bridged nics get LXD's spoofing filters unless the user sets them (provider/policy/nic.ts).
+    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : await withNicDefaults(normalizeDevices(value.devices), olds.devices, open);
     if (!unknown("config", "devices", "securityOptOuts", "nesting", "devLxd", "guestApi")) {
       const { refused } = applyOptOuts(assess(config, devices, { nesting: value.nesting, devLxd: value.devLxd }), value.securityOptOuts);
       for (const f of refused) failures.push({ property: propertyOf(f), reason: refusalMessage(f) });
@@ -402,12 +413,18 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         if (/weakens confinement/.test(msg)) return { failures: [{ property: "profiles", reason: msg }] };
       }
     }
+    const waits = await checkWaitFor({ waitFor: value.waitFor, type: value.type, running }, open);
+    if (waits.length) return { failures: waits };
+    const placement = await checkPlacement(olds, inputs, open);
+    if (placement) return { failures: [{ property: "target", reason: placement }] };
     return {
       inputs,
     };
   },
 
-  diff(olds, news, base) {
+  async diff(olds, news, base, open) {
+    // A group target the instance already satisfies is no change (instance-placement.ts).
+    if (await placementDiff(olds as never, news as never, base, instanceKind.diffKeys, open)) return { changes: false, replaces: [], deleteBeforeReplace: false };
     const shrinks = news.replaceOnIdmapShrink && news.config !== (UNKNOWN as never)
       && isolatedIdmapSize(news.config) < isolatedIdmapSize(olds.config);
     // A record LXD lost the storage of (status `Broken` on read) cannot be updated: it is replaced.
@@ -419,6 +436,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
 
   async create({ lxd, project }, inputs, accepted) {
     const t = inputs.timeouts ?? {};
+    const target = await createTarget(lxd, inputs.target);
     const size = Number(inputs.config["security.idmap.size"] ?? 0);
     const range = localSubIdRange(inputs.connection);
     if (size && range !== undefined && size > range) {
@@ -430,7 +448,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       await oneAtATime(lxd.endpoint, () => createInstance(lxd, {
         name: inputs.name, type: inputs.type, description: inputs.description, config: inputs.config, devices: inputs.devices,
         profiles: inputs.profiles, ephemeral: inputs.ephemeral, source,
-      }, { project, timeoutSec: t.createSec ?? DEFAULT_WAIT }));
+      }, { project, target, timeoutSec: t.createSec ?? DEFAULT_WAIT }));
     } catch (err) {
       // No answer (the daemon went away, the wait timed out): LXD may hold the record. Kept in state as
       // incomplete; the next run finds out what LXD holds and converges (case C16).
@@ -465,12 +483,19 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         accepted(false); // nothing is held any more
         throw new Error(`${why}. The instance that LXD created was removed, so the next run starts clean.`);
       }
+      // A failed wait leaves the running instance in state as incomplete: the next run waits again.
+      await waitForInstance(lxd, project, inputs.name, inputs.waitFor ?? []);
     }
     return outputsFrom(lxd, (await getInstance(lxd, inputs.name, { project })).value, inputs, [], inputs);
   },
 
   async read({ lxd, project }, props) {
-    const inst = (await getInstance(lxd, props.name, { project })).value;
+    let inst: LxdInstance;
+    try {
+      inst = (await getInstance(lxd, props.name, { project })).value;
+    } catch (err) {
+      throw await explainReadFailure(lxd, props.location, err);
+    }
     const why = await brokenReason(lxd, inst, project);
     const pending = props.lastUsedAt && inst.last_used_at !== props.lastUsedAt ? [] : props.restartPendingKeys ?? [];
     const outs = await outputsFrom(lxd, inst, props, pending);
@@ -479,7 +504,11 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
 
   async update({ lxd, project }, olds, news) {
     const t = news.timeouts ?? {};
-    if (olds.status === "Incomplete" || olds.status === "Broken") return recover(lxd, project, olds, news);
+    if (olds.status === "Incomplete" || olds.status === "Broken") {
+      const recovered = await recover(lxd, project, olds, news);
+      if (news.running) await waitForInstance(lxd, project, news.name, news.waitFor ?? []);
+      return recovered;
+    }
     if (olds.name !== news.name) {
       const cur = (await getInstance(lxd, olds.name, { project })).value;
       if (isRunningStatus(cur.status)) await stopInstance(lxd, olds.name, { project, graceSec: t.stopGraceSec ?? 30, timeoutSec: t.updateSec ?? DEFAULT_WAIT });
@@ -489,6 +518,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         throw new Error(`Failed to rename instance "${olds.name}" in project "${project}" to "${news.name}": ${lxdSays(err)}`, { cause: err });
       }
     }
+    await moveIfNeeded(lxd, project, news.name, news);
     await judgeWithProfiles(lxd, project, news);
     const changedStartOnly = Object.keys({ ...olds.config, ...news.config })
       .filter((k) => isStartOnlyKey(k) && olds.config?.[k] !== news.config[k]);
@@ -501,6 +531,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       throw err;
     }
     const { restarted, wasRunning, lastUsedAt } = converged;
+    if (news.running && (!wasRunning || restarted)) await waitForInstance(lxd, project, news.name, news.waitFor ?? []);
     const inst = (await getInstance(lxd, news.name, { project })).value;
     // Keys still pending from an earlier update, unless the instance was started since.
     const carried = olds.lastUsedAt && lastUsedAt !== olds.lastUsedAt ? [] : olds.restartPendingKeys ?? [];

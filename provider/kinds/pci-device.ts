@@ -2,6 +2,9 @@
  * PciDevice, host side: one host device (a GPU, a PCI function, or a character device node) attached to an existing
  * LXD instance that this resource does not otherwise manage.
  *
+ * A typed front over the device machinery of ./instance-device.ts (InstanceDevice): same ownership marker, same
+ * attach/update/detach, plus the per-type validation below.
+ *
  * LXD endpoints: GET|PUT /1.0/instances/{name} (ETag + If-Match, one retry on 412), PUT
  * /1.0/instances/{name}/state (only with `restartIfRunning`).
  *
@@ -39,16 +42,12 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import {
-  getInstance, isPreconditionFailed, isRunningStatus, startInstance, stopInstance, updateInstance,
-  type Instance as LxdInstance, type LxdClient,
-} from "../lxd";
 import { DEVICE_NAME, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
-import { containsUnknown, DEVICE_OWNER_PREFIX, sameJson, stripUndefined } from "../rules/values";
+import { containsUnknown, stripUndefined } from "../rules/values";
 import { checkWith } from "../kit/check";
-import type { Accepted, Kind } from "../kit/contract";
-import { lxdSays } from "../kit/errors";
+import type { Kind } from "../kit/contract";
+import { deviceKind, markerOf, type InstanceTypeHint } from "./instance-device";
 import { checkPciAddress } from "../rules/pci";
 
 /** The device kinds this resource attaches (LXD device `type`). */
@@ -56,7 +55,7 @@ export type PciDeviceKind = "gpu" | "pci" | "unix-char";
 /** LXD `gputype` of a `gpu` device. */
 export type GpuType = "physical" | "mdev" | "mig" | "sriov";
 /** The instance type a device is meant for. */
-export type InstanceTypeHint = "container" | "virtual-machine";
+export type { InstanceTypeHint };
 
 /** Inputs after check: normalised; `device` is exactly what is written to LXD. */
 export interface PciDeviceInputs {
@@ -288,8 +287,6 @@ function securityNote(i: PciDeviceInputs, type: InstanceTypeHint): string {
   return `devices: grants ${who} ${what}.`;
 }
 
-const markerOf = (deviceName: string) => `${DEVICE_OWNER_PREFIX}${deviceName}`;
-
 function outputsOf(i: PciDeviceInputs, type: InstanceTypeHint, device: Record<string, string>): PciDeviceOutputs {
   const inputs = { ...i, device };
   return {
@@ -300,91 +297,10 @@ function outputsOf(i: PciDeviceInputs, type: InstanceTypeHint, device: Record<st
   } satisfies PciDeviceOutputs;
 }
 
-/**
- * Reads the instance, applies `change` to its config and devices, and PUTs it with If-Match; on 412 (changed
- * in between) reads and tries once more.
- */
-async function modifyInstance(
-  lxd: LxdClient, name: string, project: string,
-  change: (cur: LxdInstance) => { config: Record<string, string>; devices: Record<string, Record<string, string>> } | undefined,
-): Promise<void> {
-  for (let attempt = 0; ; attempt++) {
-    const { value: cur, etag } = await getInstance(lxd, name, { project });
-    const next = change(cur);
-    if (!next) return;
-    try {
-      await updateInstance(lxd, name, {
-        architecture: cur.architecture, config: next.config, devices: next.devices,
-        profiles: cur.profiles ?? [], ephemeral: cur.ephemeral, description: cur.description ?? "",
-      }, etag, { project });
-      return;
-    } catch (err) {
-      if (attempt === 0 && isPreconditionFailed(err)) continue;
-      throw err;
-    }
-  }
-}
-
-/** The instance's config without this resource's device and marker (LXD keeps a key out when it is absent). */
-function without(cur: LxdInstance, deviceName: string) {
-  const config = { ...(cur.config ?? {}) };
-  delete config[markerOf(deviceName)];
-  const devices = { ...(cur.devices ?? {}) };
-  delete devices[deviceName];
-  return { config, devices };
-}
-
-
-/** What a failure names, per verb: `attach device "gpu0" to instance "c1"`, … */
-const PHRASES: Record<string, (d: string, i: string) => string> = {
-  create: (d, i) => `attach device "${d}" to instance "${i}"`,
-  read: (d, i) => `read device "${d}" of instance "${i}"`,
-  update: (d, i) => `update device "${d}" of instance "${i}"`,
-  delete: (d, i) => `detach device "${d}" from instance "${i}"`,
-};
-
-/**
- * Writes the device and its marker; with `restartIfRunning`, around a stop/start, rolling back a failed start.
- * `accepted` (at create) is told once LXD holds the device, and told again when the rollback removed it.
- */
-async function apply(lxd: LxdClient, i: PciDeviceInputs, project: string, verb: "attach" | "update", accepted?: Accepted<PciDeviceOutputs>): Promise<void> {
-  const put = () => modifyInstance(lxd, i.instance, project, (c) => ({
-    config: { ...(c.config ?? {}), [markerOf(i.deviceName)]: MARKER_VALUE },
-    devices: { ...(c.devices ?? {}), [i.deviceName]: i.device },
-  }));
-  const running = isRunningStatus((await getInstance(lxd, i.instance, { project })).value.status);
-  if (!(running && i.restartIfRunning)) {
-    await put(); // a running container: LXD hot-plugs and validates the device now, and refuses the PUT if that fails
-    accepted?.();
-    return;
-  }
-  await stopInstance(lxd, i.instance, { project, graceSec: i.stopGraceSec ?? 30 });
-  await put();
-  accepted?.();
-  try {
-    await startInstance(lxd, i.instance, { project });
-  } catch (startErr) {
-    const why = `Failed to start instance "${i.instance}" in project "${project}": ${lxdSays(startErr)}`.replace(/\s+/g, " ")
-      + ` (after it was stopped to ${verb} device "${i.deviceName}")`;
-    // Roll back: take the device off again and bring the instance back up without it.
-    try {
-      await modifyInstance(lxd, i.instance, project, (c) => without(c, i.deviceName));
-      await startInstance(lxd, i.instance, { project });
-    } catch (rollbackErr) {
-      throw new Error(`${why}; rolling back (removing the device and starting the instance again) also failed: ${(rollbackErr as Error).message}`);
-    }
-    accepted?.(false); // nothing is held any more
-    throw new Error(`${why}. The device was removed again and the instance restarted without it.`);
-  }
-}
-
-export const pciDeviceKind: Kind<PciDeviceInputs, PciDeviceOutputs> = {
-  noun: "device",
+/** PciDevice: the typed front over the shared device machinery of ./instance-device.ts. */
+export const pciDeviceKind: Kind<PciDeviceInputs, PciDeviceOutputs> = deviceKind<PciDeviceInputs, PciDeviceOutputs>({
+  markerValue: MARKER_VALUE,
   outputKeys: ["resolvedInstanceType", "ownerKey", "securityNote"],
-  diffKeys: ["instance", "project", "deviceName", "device"],
-  replaceKeys: ["instance", "project", "deviceName"],
-  idOf: (p) => `${normalizeProject(p.project)}/${p.instance}/${p.deviceName}`,
-  subject: (verb, p) => (PHRASES[verb] ?? ((d, i) => `${verb} device "${d}" of instance "${i}"`))(p.deviceName, p.instance),
 
   async check(news) {
     const { value, failures } = checkWith(schema(), news);
@@ -395,49 +311,10 @@ export const pciDeviceKind: Kind<PciDeviceInputs, PciDeviceOutputs> = {
     return { inputs: stripUndefined({ ...value, ...r.normalized, project: normalizeProject(value.project), device: r.device }) as PciDeviceInputs };
   },
 
-  async create({ lxd, project }, inputs, accepted) {
-    const cur = (await getInstance(lxd, inputs.instance, { project })).value;
-    const type = cur.type;
-    if (inputs.instanceType && inputs.instanceType !== type) {
-      throw new Error(`instanceType "${inputs.instanceType}" was given, but LXD reports the instance as a ${type}`);
-    }
-    const refused = typeFailures(inputs.kind, inputs.gputype, type, { uid: inputs.uid, gid: inputs.gid, mode: inputs.mode });
-    if (refused.length) throw new Error(refused.map((f) => f.reason).join("; "));
-    const existing = cur.devices?.[inputs.deviceName];
-    if (existing && !(cur.config?.[markerOf(inputs.deviceName)] !== undefined && sameJson(existing, inputs.device))) {
-      const owner = cur.config?.[markerOf(inputs.deviceName)] !== undefined ? "another PciDevice resource" : "the instance itself or another tool (it has no ownership marker)";
-      throw new Error(`the instance already has a device named "${inputs.deviceName}", managed by ${owner}; choose another deviceName`);
-    }
-    await apply(lxd, inputs, project, "attach", accepted);
-    return outputsOf({ ...inputs, project }, type, inputs.device);
+  misfits(i, type) {
+    if (i.instanceType && i.instanceType !== type) return [`instanceType "${i.instanceType}" was given, but LXD reports the instance as a ${type}`];
+    return typeFailures(i.kind, i.gputype, type, { uid: i.uid, gid: i.gid, mode: i.mode }).map((f) => f.reason);
   },
 
-  async read({ lxd, project }, props) {
-    const cur = (await getInstance(lxd, props.instance, { project })).value;
-    const device = cur.devices?.[props.deviceName];
-    // The device (or our marker) is no longer on the instance: gone.
-    if (!device || cur.config?.[markerOf(props.deviceName)] === undefined) return undefined;
-    return outputsOf({ ...props, project }, cur.type, device);
-  },
-
-  async update({ lxd, project }, _olds, news) {
-    const type = (await getInstance(lxd, news.instance, { project })).value.type;
-    const refused = typeFailures(news.kind, news.gputype, type, { uid: news.uid, gid: news.gid, mode: news.mode });
-    if (refused.length) throw new Error(refused.map((f) => f.reason).join("; "));
-    await apply(lxd, news, project, "update");
-    return outputsOf({ ...news, project }, type, news.device);
-  },
-
-  async delete({ lxd, project }, props) {
-    // An instance that is gone took the device with it: the kit counts that 404 as done.
-    const cur = (await getInstance(lxd, props.instance, { project })).value;
-    const restart = props.restartIfRunning && isRunningStatus(cur.status) && cur.devices?.[props.deviceName] !== undefined;
-    if (restart) await stopInstance(lxd, props.instance, { project, graceSec: props.stopGraceSec ?? 30 });
-    await modifyInstance(lxd, props.instance, project, (c) => {
-      // Only what carries our marker is ours; a device of that name without it belongs to someone else now.
-      if (c.config?.[markerOf(props.deviceName)] === undefined) return undefined;
-      return without(c, props.deviceName);
-    });
-    if (restart) await startInstance(lxd, props.instance, { project });
-  },
-};
+  outputs: outputsOf,
+});

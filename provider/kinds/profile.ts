@@ -21,6 +21,7 @@ import { configFor } from "../rules/server-keys";
 import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, UNKNOWN, userConfig } from "../rules/values";
 import { serverKindAtCheck } from "../kit/server-kind";
 import { checkWith } from "../kit/check";
+import { withNicDefaults } from "../kit/nic-defaults";
 import type { Kind } from "../kit/contract";
 import { amend, lxdSays } from "../kit/errors";
 
@@ -125,7 +126,7 @@ export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
   diffKeys: ["name", "config", "devices", "description", "project"],
   replaceKeys: ["project"],
 
-  async check(news, { open }) {
+  async check(news, { olds, open }) {
     const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { failures };
     const unknown = (k: string) => unknownKeys.includes(k);
@@ -134,7 +135,8 @@ export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
     if (server.failure) failures.push(server.failure);
     const given = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
     const config = unknown("config") || !server.kind ? given : configFor(server.kind, given);
-    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : normalizeDevices(value.devices);
+    // Bridged nics get LXD's spoofing filters unless the user sets them (provider/policy/nic.ts).
+    const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : await withNicDefaults(normalizeDevices(value.devices), olds.devices, open);
     if (!unknown("config") && !unknown("devices") && !unknown("securityOptOuts")) {
       for (const f of applyOptOuts(assess(config, devices), value.securityOptOuts).refused) {
         failures.push({ property: f.key.startsWith("devices.") ? "devices" : "config", reason: refusalMessage(f) });

@@ -20,11 +20,14 @@ import {
   type ConfigMap, type LxdClient, type Project as LxdProject, type ProjectPut,
 } from "../lxd";
 import { nameSchema, PROJECT_NAME } from "../rules/names";
+import { describeUsedBy } from "../rules/used-by";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { normalizeConfig, sameJson } from "../rules/values";
 import { checkWith } from "../kit/check";
 import { amend, lxdSays } from "../kit/errors";
 import type { Kind } from "../kit/contract";
+
+export { describeUsedBy };
 
 /** Inputs after check. */
 export interface ProjectInputs {
@@ -98,20 +101,6 @@ function keptFeatures(current: ConfigMap, inputs: ProjectInputs): ConfigMap {
 /** The objects a project holds, as LXD lists them in `used_by`, minus the project's own default profile (always there). */
 function contents(p: LxdProject): string[] {
   return (p.used_by ?? []).filter((u) => !/^\/1\.0\/profiles\/default(\?|$)/.test(u));
-}
-
-/** `/1.0/instances/c1?project=p` → `instance "c1"`; other API paths likewise, unknown ones verbatim. */
-export function describeUsedBy(url: string): string {
-  const [p] = url.split("?");
-  const seg = p.replace(/^\/1\.0\//, "").split("/").map(decodeURIComponent);
-  const kinds: Record<string, string> = {
-    instances: "instance", containers: "instance", "virtual-machines": "instance", images: "image", profiles: "profile",
-    networks: "network", "network-acls": "network ACL", "network-zones": "network zone",
-  };
-  if (seg[0] === "storage-pools" && seg[2] === "volumes") return `storage volume "${seg.slice(3).join("/")}" in pool "${seg[1]}"`;
-  if (seg[0] === "images" && seg[1]) return `image ${seg[1].slice(0, 12)}`;
-  if (kinds[seg[0]] && seg[1]) return `${kinds[seg[0]]} "${seg.slice(1).join("/")}"`;
-  return url;
 }
 
 function holding(p: LxdProject): string {

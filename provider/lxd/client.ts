@@ -211,6 +211,49 @@ export class LxdClient {
   }
 
   /**
+   * Sends one request whose answer is raw bytes, not an envelope (file downloads, exec output logs), and returns
+   * them with the response headers (lower-case names). The request body, when given, is sent as
+   * `application/octet-stream` (LXD's file API reads a form body otherwise: nothing would be written).
+   * @throws LxdError with LXD's status and message when LXD answers with an error envelope (or status >= 400);
+   *   status 0 for transport failures.
+   */
+  async raw(method: string, path: string, opts: Omit<RequestOptions, "body" | "timeoutSec" | "noWait"> & { body?: Buffer } = {}): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> {
+    const fullPath = withQuery(path, opts);
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.body !== undefined) {
+      headers["content-type"] = "application/octet-stream";
+      headers["content-length"] = String(opts.body.length);
+    }
+    if (opts.etag) headers["if-match"] = opts.etag;
+    this.requestCount++;
+    let status: number;
+    let got: Record<string, string>;
+    let body: Buffer;
+    try {
+      const res = await this.transport.dispatcher.request({
+        origin: this.transport.origin, path: fullPath, method: method as Dispatcher.HttpMethod, headers, body: opts.body,
+      });
+      status = res.statusCode;
+      got = Object.fromEntries(Object.entries(res.headers).map(([k, v]) => [k.toLowerCase(), Array.isArray(v) ? v.join(", ") : String(v ?? "")]));
+      body = Buffer.from(await res.body.arrayBuffer());
+    } catch (err) {
+      throw transportError(method, fullPath, this.transport.endpoint, err);
+    }
+    if (status >= 400 || /^application\/json/.test(got["content-type"] ?? "")) {
+      let env: Envelope | undefined;
+      try {
+        env = JSON.parse(body.toString("utf8")) as Envelope;
+      } catch {
+        env = undefined;
+      }
+      if (status >= 400 || env?.type === "error") {
+        throw new LxdError({ status: env?.error_code || status, lxdMessage: env?.error ?? body.toString("utf8").slice(0, 500), method, path: fullPath });
+      }
+    }
+    return { status, headers: got, body };
+  }
+
+  /**
    * Waits for operation `id` through `/1.0/operations/{id}/wait`, in slices, until it finishes or
    * `timeoutSec` (default {@link DEFAULT_OPERATION_TIMEOUT_SEC}; -1 = no limit) has passed.
    * @throws LxdError with the operation's status code and error if it failed, or status 0 with a message

@@ -84,3 +84,24 @@ export async function deleteImageAlias(lxd: LxdClient, name: string, scope: Scop
 export async function deleteImage(lxd: LxdClient, fingerprint: string, scope: Scope = {}): Promise<void> {
   await lxd.request("DELETE", `/1.0/images/${encodeURIComponent(fingerprint)}`, scope);
 }
+
+/** Body of POST /1.0/images that publishes an instance or one of its snapshots as an image. */
+export interface ImagesPostPublish {
+  /** `instance` (stopped) or `snapshot` (`name` = `<instance>/<snapshot>`). */
+  source: { type: "instance" | "snapshot"; name: string };
+  /** Image properties (`os`, `release`, `description`, …); LXD stores them as given. */
+  properties?: Record<string, string>;
+  public?: boolean;
+  /** `gzip`, `bzip2`, `xz`, `zstd`, `lzma`, `none`, … (extension `image_compression_algorithm`); default: the server's `images.compression_algorithm`. */
+  compression_algorithm?: string;
+}
+
+/**
+ * Publishes an instance (it must be stopped: LXD refuses a running one with `Cannot export a running instance
+ * as an image`) or a snapshot as an image in the instance's project, and waits. Every publish makes a new
+ * tarball, so the fingerprint differs each time. @returns its fingerprint.
+ */
+export async function publishImage(lxd: LxdClient, post: ImagesPostPublish, opts: Scope & { timeoutSec?: number } = {}): Promise<string> {
+  const r = await lxd.request<{ fingerprint: string }>("POST", "/1.0/images", { ...opts, body: post });
+  return r.metadata.fingerprint;
+}

@@ -1,4 +1,7 @@
-/** /1.0/networks: list and get (read-only here: this package creates no networks). */
+/**
+ * /1.0/networks: list, get with ETag, create, update (If-Match), delete. Every mutating call may answer
+ * `async` on newer servers: the client waits for the operation.
+ */
 import type { LxdClient, RequestOptions } from "./client";
 import type { ConfigMap } from "./types";
 
@@ -21,6 +24,19 @@ export interface Network {
   project?: string;
 }
 
+/** PUT /1.0/networks/{name}: the writable part of a network (the whole config is replaced). */
+export interface NetworkPut {
+  config: ConfigMap;
+  description: string;
+}
+
+/** POST /1.0/networks. */
+export interface NetworksPost extends NetworkPut {
+  name: string;
+  /** `bridge` (default), `macvlan`, `sriov`, `ovn`, `physical`. */
+  type: string;
+}
+
 const path = (name: string) => `/1.0/networks/${encodeURIComponent(name)}`;
 
 /** Names of the networks visible in a project (the `default` project's unless the project has `features.networks=true`). */
@@ -32,4 +48,19 @@ export async function listNetworks(lxd: LxdClient, scope: Scope = {}): Promise<s
 export async function getNetwork(lxd: LxdClient, name: string, scope: Scope = {}): Promise<{ value: Network; etag: string }> {
   const r = await lxd.get<Network>(path(name), scope);
   return { value: r.metadata, etag: r.etag };
+}
+
+/** POST /1.0/networks. @throws LxdError 409 when the name is taken; LXD's validation error (400) for bad config. */
+export async function createNetwork(lxd: LxdClient, post: NetworksPost, scope: Scope = {}): Promise<void> {
+  await lxd.request("POST", "/1.0/networks", { ...scope, body: post });
+}
+
+/** PUT the whole network (config replaced); with `etag`, 412 if it changed since it was read. */
+export async function updateNetwork(lxd: LxdClient, name: string, put: NetworkPut, etag?: string, scope: Scope = {}): Promise<void> {
+  await lxd.request("PUT", path(name), { ...scope, body: put, etag });
+}
+
+/** DELETE a network. LXD refuses while instances or profiles use it. */
+export async function deleteNetwork(lxd: LxdClient, name: string, scope: Scope = {}): Promise<void> {
+  await lxd.request("DELETE", path(name), scope);
 }

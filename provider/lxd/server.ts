@@ -1,5 +1,6 @@
-/** Server facts beyond GET /1.0: warnings LXD recorded about the host (API extension `warnings`). */
+/** Server facts and config: GET /1.0 with its ETag, PATCH /1.0 (server config), warnings LXD recorded about the host (API extension `warnings`). */
 import type { LxdClient } from "./client";
+import type { Server } from "./types";
 
 interface Warning {
   type: string;
@@ -26,4 +27,22 @@ export function hostHasAppArmor(lxd: LxdClient): Promise<boolean> {
     pending.catch(() => appArmorCache.delete(lxd));
   }
   return pending;
+}
+
+/**
+ * GET /1.0 with its ETag (uncached): the server's config and identity. `config` values are strings, except
+ * `core.trust_password`, which LXD never returns: it reads back as the JSON boolean `true` when set (measured
+ * on LXD 5.0.2).
+ */
+export async function getServer(lxd: LxdClient): Promise<{ value: Server; etag: string }> {
+  const r = await lxd.get<Server>("/1.0");
+  return { value: r.metadata, etag: r.etag };
+}
+
+/**
+ * PATCH /1.0 `{config}`: sets only the keys given ("" unsets one), leaving every other server key as it is.
+ * With `etag`, 412 if the server config changed since it was read. LXD validates keys and values (400).
+ */
+export async function patchServerConfig(lxd: LxdClient, config: Record<string, string>, etag?: string): Promise<void> {
+  await lxd.request("PATCH", "/1.0", { body: { config }, etag });
 }

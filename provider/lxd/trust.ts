@@ -118,6 +118,16 @@ export function parseTrustToken(token: string): TrustToken {
 }
 
 /**
+ * Encodes a trust token the way `lxc config trust add` prints it: base64 of JSON with `client_name`,
+ * `fingerprint`, `addresses`, `secret` and `expires_at` (Go's zero time when it does not expire). The result
+ * is a credential. {@link parseTrustToken} reads it back.
+ */
+export function encodeTrustToken(t: { clientName: string; fingerprint: string; addresses: string[]; secret: string; expiresAt?: string }): string {
+  const json = { client_name: t.clientName, fingerprint: t.fingerprint, addresses: t.addresses, secret: t.secret, expires_at: t.expiresAt ?? GO_ZERO_TIME };
+  return Buffer.from(JSON.stringify(json)).toString("base64");
+}
+
+/**
  * Gets `target.clientCert` trusted by the remote with a trust token (`lxc config trust add`).
  *
  * The token's server fingerprint is the pin. If `target.serverFingerprint` is given and differs, this

@@ -98,6 +98,8 @@ export interface InstanceState {
   status_code: number;
   pid?: number;
   processes?: number;
+  /** Network interfaces inside the instance, by name: their addresses (`family` inet|inet6, `scope` global|link|local). */
+  network?: Record<string, { addresses?: { family: string; address: string; netmask?: string; scope: string }[]; host_name?: string; state?: string }>;
 }
 
 /** Writable part of a profile. */
@@ -189,4 +191,36 @@ export interface Certificate {
   restricted: boolean;
   projects?: string[];
   certificate: string;
+}
+
+/** PUT /1.0/cluster/members/{name}: the whole writable member. */
+export interface ClusterMemberPut {
+  config: ConfigMap;
+  description: string;
+  failure_domain: string;
+  groups: string[];
+  roles: string[];
+}
+
+/** GET /1.0/cluster/members/{name} (subset) */
+export interface ClusterMember extends ClusterMemberPut {
+  server_name: string;
+  url: string;
+  database: boolean;
+  /** `Online`, `Offline`, `Evacuated`, … */
+  status: string;
+  message: string;
+  architecture?: string;
+}
+
+/** PUT /1.0/cluster/groups/{name} */
+export interface ClusterGroupPut {
+  description: string;
+  /** Member names; a PUT replaces the whole list. */
+  members: string[];
+}
+
+/** GET /1.0/cluster/groups/{name} */
+export interface ClusterGroup extends ClusterGroupPut {
+  name: string;
 }

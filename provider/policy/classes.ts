@@ -18,13 +18,16 @@
  * - `devlxd`: `security.devlxd` set by hand to anything but false (the `devLxd` input is the way to ask for `/dev/lxd`).
  * - `kernel`: the host kernel itself reached (`linux.kernel_modules` loads modules into it) or its resource
  *   limits lifted (`limits.kernel.*` unlimited, -1 or above the bounds of ./table.ts).
+ * - `network`: the spoofing filters of a bridged nic switched off (`security.mac_filtering`, `security.ipv4_filtering`,
+ *   `security.ipv6_filtering` set to anything but true on a nic with nictype bridged or a `network`); the
+ *   defaults are filled in at check (./nic.ts).
  * - `raw`: low-level keys whose effect on confinement cannot be judged (`raw.qemu*`, `raw.mount.options`,
  *   `lxc.hook.*`, `lxc.include`, `lxc.mount*`, `lxc.namespace.*`, unknown `lxc.*` lines).
  *
  * Every key that `hardenedConfig` sets (except the `limits.*` defaults) is also a finding of its class when
  * its value is "" (the empty value unsets the hardened default, so a profile or LXD's default decides).
  */
-export const WEAKENING_CLASSES = ["privileged", "idmap", "seccomp", "apparmor", "capabilities", "devices", "nesting", "devlxd", "kernel", "raw"] as const;
+export const WEAKENING_CLASSES = ["privileged", "idmap", "seccomp", "apparmor", "capabilities", "devices", "nesting", "devlxd", "kernel", "network", "raw"] as const;
 /** A class of findings that `securityOptOuts` can accept. */
 export type WeakeningClass = (typeof WEAKENING_CLASSES)[number];
 

@@ -8,3 +8,10 @@ export { judgeEffective, type ProfileLayer, type EffectiveInput, type EffectiveJ
 export { IDMAP_BLOCK, NESTED_LXD_SKIP, DEFAULT_LIMITS, idmapSizeFor, hardenedConfig, type Nesting } from "./hardened";
 export { securityReport, type SecurityReport } from "./report";
 export { PREVIEW_UNKNOWN, LXD_TRUE, LXD_FALSE, isTrue, isFalse, hasLineBreak } from "./values";
+export { fillNicDefaults, nicFilterDefaults, nicNetworkNames, nicNetworkName, type NicNetwork } from "./nic";
+export { NIC_FILTER_KEYS, isBridgedNic } from "./table";
+export {
+  SERVER_OPT_OUTS, TRUST_OPT_OUTS, LISTENER_KEYS, ADDRESS_KEYS, INTEGER_KEYS, WRITE_ONLY_SERVER_KEYS, splitAddress, bindKind,
+  serverConfigShapeErrors, judgeServerConfig, judgeTrust, serverConfigNotes, serverRefusal, serverWarning, applyServerOptOuts,
+  type ServerOptOut, type TrustOptOut, type ServerFinding, type BindKind,
+} from "./server";

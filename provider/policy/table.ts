@@ -168,6 +168,14 @@ export function protectedPathOf(source: string): string | undefined {
   return PROTECTED_HOST_PATHS.find((p) => src === p || (p !== "/" && src.startsWith(`${p}/`)) || (src !== "/" && p.startsWith(`${src}/`)));
 }
 
+/** The spoofing filters of a bridged nic (LXD's nic device options); the defaults set them to true (./nic.ts). */
+export const NIC_FILTER_KEYS = ["security.mac_filtering", "security.ipv4_filtering", "security.ipv6_filtering"] as const;
+
+/** True for a nic device LXD connects to a bridge: nictype bridged, or no nictype and a `network` (a managed bridge's, or another type's: LXD then refuses the filter keys itself). */
+export function isBridgedNic(d: Record<string, string>): boolean {
+  return d.type === "nic" && (d.nictype === "bridged" || (d.nictype === undefined && typeof d.network === "string" && d.network !== ""));
+}
+
 /** The policy, top to bottom. */
 export const POLICY: readonly PolicyRow[] = [
   // ── Any config value ──────────────────────────────────────────────────────────────────────────────
@@ -244,6 +252,12 @@ export const POLICY: readonly PolicyRow[] = [
     when: "set", weakens: nonEmpty,
     reason: "a fixed idmap base can overlap other containers' or the host's ids",
     examples: { refused: cfg({ "security.idmap.base": "0" }), optedOut: cfg({ "security.idmap.base": "1000000" }) },
+  },
+  {
+    on: "config", keys: ["security.shifted", "security.unmapped"], class: "idmap",
+    when: "set and not an LXD spelling of false (custom storage volume config: StorageVolume)", weakens: setAndNotFalse,
+    reason: "on a custom volume, security.shifted has every instance that mounts it see its files through an id shift (instances with different id maps then share files as their real owners), and security.unmapped leaves its files owned by unmapped host ids",
+    examples: { refused: cfg({ "security.shifted": "true" }), optedOut: cfg({ "security.unmapped": "true" }) },
   },
   {
     on: "config", keys: ["security.syscalls.allow", "security.syscalls.whitelist"], class: "seccomp",
@@ -351,6 +365,16 @@ export const POLICY: readonly PolicyRow[] = [
     reason: "a physical or sriov nic hands a host network device to the instance",
     weakens: (_n, d) => (d.type === "nic" && (d.nictype === "physical" || d.nictype === "sriov") ? `a ${d.nictype} nic hands a host network device to the instance` : undefined),
     examples: { refused: dev({ type: "nic", nictype: "physical", parent: "eth1" }), optedOut: dev({ type: "nic", nictype: "sriov", parent: "eth2" }) },
+  },
+  {
+    on: "device", match: `type=nic with nictype=bridged (or no nictype and a network) and ${NIC_FILTER_KEYS.join(", ")} set to anything but an LXD spelling of true (empty included)`, class: "network",
+    reason: "a bridged nic without its spoofing filters lets the instance send from other MAC or IP addresses than its own on the bridge (impersonating the host or other instances); the defaults fill them in",
+    weakens: (_n, d) => {
+      if (!isBridgedNic(d)) return undefined;
+      const off = NIC_FILTER_KEYS.filter((k) => typeof d[k] === "string" && !isTrue(d[k]));
+      return off.length ? `${off.map((k) => `${k}=${JSON.stringify(d[k])}`).join(", ")} switches off the spoofing filter of a bridged nic: the instance can send from other MAC or IP addresses than its own on the bridge` : undefined;
+    },
+    examples: { refused: dev({ type: "nic", network: "br0", "security.mac_filtering": "false" }), optedOut: dev({ type: "nic", nictype: "bridged", parent: "br0", "security.ipv4_filtering": "off" }) },
   },
   {
     on: "device", match: "type=proxy with bind=instance", class: "devices",

@@ -28,11 +28,26 @@ export const PROJECT_NAME: NameRule = { re: /^[^\s/_'"]+$/, mustBe: "must be non
 /** Storage pool names: 1–63 letters, digits, dashes, dots and underscores, not starting with a dash or dot. */
 export const POOL_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'" };
 
+/** Custom storage volume and volume snapshot names (the same rule as pools: no slashes, no leading dot or dash). */
+export const VOLUME_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'" };
+
 /** Network names: an interface name, 1–15 characters, letters, digits, dashes, dots and underscores. */
 export const NETWORK_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,14}$/, mustBe: "must be 1–15 letters, digits, '.', '_' or '-' (an interface name)" };
 
+/** Network ACL names: 1–63 letters, digits and dashes, not starting with a digit or dash, not ending with a dash (LXD's network ACL docs). */
+export const NETWORK_ACL_NAME: NameRule = {
+  re: /^[a-zA-Z](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/,
+  mustBe: "must be 1–63 letters, digits or dashes, starting with a letter and not ending with a dash",
+};
+
 /** Device names inside an instance or profile. */
 export const DEVICE_NAME: NameRule = { re: /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '-', '_' or '.', starting with a letter or digit" };
+
+/**
+ * Snapshot names (instance and volume snapshots): non-empty, no spaces or slashes (LXD: "Cannot contain space or /
+ * characters"), and not `.` or `..` (they would name another path in the REST API).
+ */
+export const SNAPSHOT_NAME: NameRule = { re: /^(?!\.\.?$)[^\s/]{1,255}$/, mustBe: "must be 1–255 characters without spaces or slashes, and not . or .." };
 
 /** LXD config keys: lower-case words joined by dots (any case after `user.` and `environment.`); no spaces. */
 export const CONFIG_KEY: NameRule = {

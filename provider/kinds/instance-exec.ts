@@ -1,0 +1,220 @@
+/**
+ * InstanceExec, host side: a command run inside a running instance through LXD's exec API, its output recorded.
+ * No websockets: `record-output: true`, `wait-for-websocket: false`, `interactive: false`; the operation is waited
+ * on, then its stdout/stderr logs are read and deleted.
+ *
+ * LXD endpoints: GET /1.0/instances/{name} (status, `last_used_at`), POST /1.0/instances/{name}/exec,
+ * GET /1.0/operations/{id}/wait, GET|DELETE the log paths the operation gives. API extensions
+ * `container_exec_recording`, `container_exec_user_group_cwd`.
+ *
+ * When it runs (`when`): `once` at create only (and when `triggers` change); `onChange` also when `command`,
+ * `environment`, `cwd`, `uid`, `gid` or `triggers` change; `onStart` also when the instance was started since the
+ * recorded run (its `last_used_at` changed; read at preview). Changing `instance` or `project` (or the server)
+ * forces replacement, which runs it again. An instance that is not running fails the run with a clear error: it is
+ * never started here. Delete does nothing in LXD: the resource is a record of a run.
+ */
+import { z } from "zod";
+import { execRecorded, getInstance, isRunningStatus, LxdError, type LxdClient } from "../lxd";
+import { INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
+import { connectionSchema, type ConnectionArgs } from "../rules/connection";
+import { normalizeInstancePath } from "../rules/paths";
+import { normalizeConfig, sameJson, UNKNOWN } from "../rules/values";
+import { checkWith } from "../kit/check";
+import type { Kind } from "../kit/contract";
+
+/** When the command runs. */
+export type ExecWhen = "once" | "onChange" | "onStart";
+
+/** Inputs after check. */
+export interface InstanceExecInputs {
+  instance: string;
+  project: string;
+  command: string[];
+  environment: Record<string, string>;
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  triggers: Record<string, string>;
+  when: ExecWhen;
+  failOnError: boolean;
+  /** Seconds to wait for the command; -1 = no limit. */
+  timeoutSec: number;
+  connection?: ConnectionArgs;
+}
+
+/** State: the inputs and the recorded run. */
+export interface InstanceExecOutputs extends InstanceExecInputs {
+  /** The command's standard output (UTF-8, at most {@link OUTPUT_LIMIT_BYTES} bytes kept). */
+  stdout: string;
+  /** Its standard error (same limit). */
+  stderr: string;
+  exitCode: number;
+  /** When it ran (ISO 8601, UTC). */
+  ranAt: string;
+  /** The instance's `last_used_at` (its last start) when it ran: `onStart` runs again when it changes. */
+  instanceStartedAt: string;
+}
+
+/** Most bytes of stdout and of stderr kept in the state; the rest is cut, with a note saying how much. */
+export const OUTPUT_LIMIT_BYTES = 1024 * 1024;
+/** Most bytes of stderr quoted in an error. */
+const ERROR_QUOTE_BYTES = 2000;
+/** Default wait for the command, in seconds. */
+export const DEFAULT_EXEC_TIMEOUT_SEC = 600;
+
+/** Inputs whose change re-runs an `onChange`/`onStart` command. */
+const RUN_KEYS = ["command", "environment", "cwd", "uid", "gid", "triggers"] as const;
+
+function schema() {
+  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  const id = z.number().int().min(0).max(4294967294);
+  return z
+    .object({
+      instance: nameSchema(INSTANCE_NAME),
+      project: projectSchema(),
+      command: z.array(z.string()).min(1, "must hold at least the program to run"),
+      environment: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name (letters, digits, _)"), scalar).default({}),
+      cwd: z.string().optional(),
+      uid: id.optional(),
+      gid: id.optional(),
+      triggers: z.record(z.string(), scalar).default({}),
+      when: z.enum(["once", "onChange", "onStart"]).default("once"),
+      failOnError: z.boolean().default(true),
+      timeoutSec: z.number().int().refine((n) => n === -1 || n >= 1, "must be at least 1 second, or -1 for no limit").default(DEFAULT_EXEC_TIMEOUT_SEC),
+      connection: connectionSchema().optional(),
+    })
+    .strict();
+}
+
+/** Text of `b`, cut to `limit` bytes with a note. */
+function clip(b: Buffer, limit: number): string {
+  if (b.length <= limit) return b.toString("utf8");
+  return `${b.subarray(0, limit).toString("utf8")}\n[… ${b.length - limit} more bytes not kept]`;
+}
+
+/** The command as it appears in messages. */
+export function shownCommand(command: string[]): string {
+  const s = JSON.stringify(command);
+  return s.length > 200 ? `${s.slice(0, 200)}…]` : s;
+}
+
+/** The instance's `last_used_at`, after checking that it runs. @throws Error when it is not running. */
+async function runningInstance(lxd: LxdClient, project: string, name: string): Promise<string> {
+  let inst;
+  try {
+    inst = (await getInstance(lxd, name, { project })).value;
+  } catch (err) {
+    if (err instanceof LxdError && err.status === 404) throw new Error(`instance "${name}" does not exist in project "${project}"`);
+    throw err;
+  }
+  if (!isRunningStatus(inst.status)) {
+    throw new Error(`instance "${name}" is ${inst.status}: a command runs only in a running instance, and this resource never starts one (start it, e.g. running: true on the Instance)`);
+  }
+  return inst.last_used_at ?? "";
+}
+
+/** Runs the command and returns the state; fails on a non-zero exit with `failOnError`, and on a timeout. */
+async function run(lxd: LxdClient, project: string, i: InstanceExecInputs): Promise<InstanceExecOutputs> {
+  const instanceStartedAt = await runningInstance(lxd, project, i.instance);
+  const started = Date.now();
+  let r;
+  try {
+    r = await execRecorded(lxd, i.instance, { command: i.command, environment: i.environment, cwd: i.cwd, user: i.uid, group: i.gid }, { project, timeoutSec: i.timeoutSec });
+  } catch (err) {
+    if (err instanceof LxdError && err.isTransport && /Timed out after/.test(err.message)) {
+      const waited = ((Date.now() - started) / 1000).toFixed(0);
+      throw new Error(`command ${shownCommand(i.command)} did not finish within timeoutSec ${i.timeoutSec} (waited ${waited} s); it may still be running inside the instance. Raise timeoutSec to wait longer`, { cause: err });
+    }
+    throw err;
+  }
+  const stderr = clip(r.stderr, OUTPUT_LIMIT_BYTES);
+  if (r.exitCode !== 0 && i.failOnError) {
+    const quoted = r.stderr.length > ERROR_QUOTE_BYTES ? `…${r.stderr.subarray(r.stderr.length - ERROR_QUOTE_BYTES).toString("utf8")}` : r.stderr.toString("utf8");
+    throw new Error(`command ${shownCommand(i.command)} exited with code ${r.exitCode}${quoted.trim() ? `; stderr: ${quoted.trim()}` : " (no stderr)"}. Set failOnError: false to record a failing run instead`);
+  }
+  return {
+    ...i,
+    stdout: clip(r.stdout, OUTPUT_LIMIT_BYTES),
+    stderr,
+    exitCode: r.exitCode,
+    ranAt: new Date().toISOString(),
+    instanceStartedAt,
+  } satisfies InstanceExecOutputs;
+}
+
+/** The instance's `last_used_at` now, or undefined when it cannot be read (gone, unreachable). */
+async function startedAtNow(lxd: LxdClient, project: string, name: string): Promise<string | undefined> {
+  try {
+    return (await getInstance(lxd, name, { project })).value.last_used_at ?? "";
+  } catch {
+    return undefined;
+  }
+}
+
+export const instanceExecKind: Kind<InstanceExecInputs, InstanceExecOutputs> = {
+  noun: "exec",
+  outputKeys: ["stdout", "stderr", "exitCode", "ranAt", "instanceStartedAt"],
+  diffKeys: ["instance", "project", ...RUN_KEYS, "when", "failOnError", "timeoutSec"],
+  replaceKeys: ["instance", "project"],
+
+  idOf: (p) => `${normalizeProject(p.project)}/${p.instance}/exec`,
+  subject: (verb, p) => {
+    const what = `command ${shownCommand((p.command as string[] | undefined) ?? [])} in instance "${p.instance}"`;
+    return verb === "create" || verb === "update" ? `run ${what}` : `${verb} the record of ${what}`;
+  },
+
+  async check(news) {
+    const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
+    if (!value) return { failures };
+    let cwd = value.cwd;
+    if (cwd !== undefined && !unknownKeys.includes("cwd")) {
+      const r = normalizeInstancePath(cwd, "cwd");
+      if (r.error) failures.push({ property: "cwd", reason: r.error });
+      else cwd = r.path;
+    }
+    if (failures.length) return { failures };
+    return {
+      inputs: {
+        ...value,
+        cwd,
+        environment: unknownKeys.includes("environment") ? (UNKNOWN as never) : normalizeConfig(value.environment),
+        triggers: unknownKeys.includes("triggers") ? (UNKNOWN as never) : normalizeConfig(value.triggers),
+        project: unknownKeys.includes("project") ? value.project! : normalizeProject(value.project),
+      },
+    };
+  },
+
+  async diff(olds, news, base, open) {
+    if (base.changes || news.when !== "onStart" || olds.instanceStartedAt === undefined) return base;
+    // onStart: the instance was started since the recorded run (read now; a preview may read).
+    const { lxd, project } = open();
+    const now = await startedAtNow(lxd, project, news.instance);
+    return now !== undefined && now !== olds.instanceStartedAt ? { changes: true, replaces: [], deleteBeforeReplace: false } : base;
+  },
+
+  async create({ lxd, project }, inputs) {
+    return run(lxd, project, inputs);
+  },
+
+  async read({ lxd, project }, props) {
+    // The record lives as long as its instance: a deleted instance drops it (the next run creates it again).
+    await getInstance(lxd, props.instance, { project });
+    return props;
+  },
+
+  async update({ lxd, project }, olds, news) {
+    const changed = RUN_KEYS.filter((k) => !sameJson(olds[k], news[k]));
+    let again = changed.includes("triggers") || (news.when !== "once" && changed.length > 0);
+    if (!again && news.when === "onStart") {
+      const now = await startedAtNow(lxd, project, news.instance);
+      again = now !== undefined && now !== olds.instanceStartedAt;
+    }
+    if (again) return run(lxd, project, news);
+    // Nothing to run: the new settings are recorded with the previous run.
+    return { ...news, stdout: olds.stdout, stderr: olds.stderr, exitCode: olds.exitCode, ranAt: olds.ranAt, instanceStartedAt: olds.instanceStartedAt } satisfies InstanceExecOutputs;
+  },
+
+  async delete() {
+    // A command cannot be undone: the resource is a record of a run, and LXD holds nothing for it.
+  },
+};

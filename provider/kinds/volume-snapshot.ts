@@ -1,0 +1,179 @@
+/**
+ * VolumeSnapshot, host side: a snapshot of a custom storage volume, and the explicit action of restoring the
+ * volume from it.
+ *
+ * LXD endpoints: POST /1.0/storage-pools/{pool}/volumes/custom/{volume}/snapshots, GET|PUT|POST (rename)|DELETE
+ * …/snapshots/{name}, PUT /1.0/storage-pools/{pool}/volumes/custom/{volume} `{restore: <name>}`, all with
+ * `?project=`.
+ *
+ * Changing `pool`, `volume`, `project` (or the LXD server) forces replacement (a new snapshot of the volume as it
+ * is then). `name` is renamed in place; `description` and `expiresAt` are updated in place.
+ *
+ * Restore: `restoreTrigger` is an opaque string. When an update changes it to a new non-empty value, the update
+ * restores the volume from this snapshot (after any rename or description/expiry change of the same update),
+ * and nothing else does: setting it at create, removing it, or any other change never restores. The diff shows
+ * `restoreTrigger` as the changed property, so the restore is visible in the preview. LXD refuses to restore a
+ * volume that a running instance uses ("Cannot restore custom volume used by running instances"): stop the
+ * instance first; the message is surfaced. A restore replaces the volume's content with the snapshot's (what was
+ * written since is lost) and deletes nothing else.
+ *
+ * A snapshot deleted outside the stack (or whose volume is gone) reads as gone, and the next `up` takes it again.
+ */
+import { z } from "zod";
+import {
+  createStorageVolumeSnapshot, deleteStorageVolumeSnapshot, getStorageVolumeSnapshot, isConflict, isNotFound, isTransportError,
+  renameStorageVolumeSnapshot, restoreStorageVolume, updateStorageVolumeSnapshot, type LxdClient, type StorageVolumeSnapshot,
+} from "../lxd";
+import { nameSchema, normalizeProject, POOL_NAME, projectSchema, VOLUME_NAME } from "../rules/names";
+import { connectionSchema, type ConnectionArgs } from "../rules/connection";
+import { checkWith } from "../kit/check";
+import type { Kind } from "../kit/contract";
+import { amend } from "../kit/errors";
+
+/** What LXD answers for "never expires". */
+const NEVER = "0001-01-01T00:00:00Z";
+const RFC3339_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
+
+/** An RFC3339 time in UTC without fractions (how it is compared), or "" for never. */
+export function normalizeExpiry(v: string | undefined): string {
+  if (!v || v === NEVER || v.startsWith("0001-01-01")) return "";
+  return new Date(v).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** Inputs after check. */
+export interface VolumeSnapshotInputs {
+  pool: string;
+  volume: string;
+  name: string;
+  project: string;
+  description: string;
+  /** RFC3339 in UTC, "" = never expires. */
+  expiresAt: string;
+  restoreTrigger?: string;
+  adopt: boolean;
+  connection?: ConnectionArgs;
+}
+
+/** State. */
+export interface VolumeSnapshotOutputs extends VolumeSnapshotInputs {
+  /** When LXD took the snapshot (RFC3339). */
+  createdAt: string;
+  /** The volume config the snapshot holds. */
+  config: Record<string, string>;
+  contentType: string;
+  /** The `restoreTrigger` value whose restore last ran ("" = none yet). */
+  restoredFor: string;
+  /** True when the snapshot existed before this stack and was adopted: destroy leaves it. */
+  adopted: boolean;
+}
+
+function schema() {
+  return z
+    .object({
+      pool: nameSchema(POOL_NAME),
+      volume: nameSchema(VOLUME_NAME),
+      name: nameSchema(VOLUME_NAME),
+      project: projectSchema(),
+      description: z.string().default(""),
+      expiresAt: z.string().refine((v) => v === "" || (RFC3339_RE.test(v) && !Number.isNaN(Date.parse(v))), "must be an RFC3339 time such as \"2030-01-31T12:00:00Z\" (or \"\" for never)").default(""),
+      restoreTrigger: z.string().optional(),
+      adopt: z.boolean().default(false),
+      connection: connectionSchema().optional(),
+    })
+    .strict();
+}
+
+function outputsFrom(s: StorageVolumeSnapshot, i: VolumeSnapshotInputs, extra: { restoredFor: string; adopted: boolean }): VolumeSnapshotOutputs {
+  return {
+    ...i,
+    name: s.name,
+    description: s.description ?? "",
+    expiresAt: normalizeExpiry(s.expires_at),
+    createdAt: s.created_at ?? "",
+    config: s.config ?? {},
+    contentType: s.content_type ?? "",
+    ...extra,
+  } satisfies VolumeSnapshotOutputs;
+}
+
+const get = (lxd: LxdClient, i: { pool: string; volume: string; name: string }, project: string) => getStorageVolumeSnapshot(lxd, i.pool, i.volume, i.name, { project });
+
+export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutputs> = {
+  noun: "volume snapshot",
+  outputKeys: ["createdAt", "config", "contentType", "restoredFor", "adopted"],
+  diffKeys: ["pool", "volume", "name", "project", "description", "expiresAt", "restoreTrigger"],
+  replaceKeys: ["pool", "volume", "project"],
+  idOf: (p) => `${normalizeProject(p.project)}/${p.pool}/${p.volume}/${p.name}`,
+  subject: (verb, p) => `${verb} snapshot "${p.name}" of storage volume "${p.volume}" in pool "${p.pool}"`,
+
+  async check(news) {
+    const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
+    if (!value) return { failures };
+    const project = unknownKeys.includes("project") ? value.project! : normalizeProject(value.project);
+    const expiresAt = unknownKeys.includes("expiresAt") ? value.expiresAt : normalizeExpiry(value.expiresAt);
+    return { inputs: { ...value, project, expiresAt } as VolumeSnapshotInputs };
+  },
+
+  async diff(olds, news, base) {
+    // Removing the trigger restores nothing: not a change worth an update on its own.
+    if (news.restoreTrigger === undefined && olds.restoreTrigger !== undefined && base.changes) {
+      const others = volumeSnapshotKind.diffKeys.filter((k) => k !== "restoreTrigger" && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+      if (!others.length && !(base.replaces ?? []).length) return { ...base, changes: false };
+    }
+    return base;
+  },
+
+  async create({ lxd, project }, inputs, accepted) {
+    const adopted = { restoredFor: inputs.restoreTrigger ?? "", adopted: false };
+    try {
+      await createStorageVolumeSnapshot(lxd, inputs.pool, inputs.volume, { name: inputs.name, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}) }, { project });
+    } catch (err) {
+      if (isTransportError(err)) accepted(); // LXD may hold it: kept in state, the next run converges
+      if (!isConflict(err)) throw err;
+      if (!inputs.adopt) throw amend(err, " (set adopt: true to bring the existing snapshot under management)");
+      adopted.adopted = true;
+    }
+    accepted({ adopted: adopted.adopted });
+    const { value, etag } = await get(lxd, inputs, project);
+    if ((value.description ?? "") !== inputs.description || normalizeExpiry(value.expires_at) !== inputs.expiresAt) {
+      await updateStorageVolumeSnapshot(lxd, inputs.pool, inputs.volume, inputs.name, { description: inputs.description, expires_at: inputs.expiresAt || NEVER }, etag, { project });
+    }
+    return outputsFrom((await get(lxd, inputs, project)).value, inputs, adopted);
+  },
+
+  async read({ lxd, project }, props) {
+    return outputsFrom((await get(lxd, props, project)).value, props, { restoredFor: props.restoredFor ?? "", adopted: props.adopted ?? false });
+  },
+
+  async update({ lxd, project }, olds, news) {
+    if (olds.createdAt === undefined) {
+      // A create cut off before LXD answered (kept in state as partially created): take it now unless LXD holds it.
+      try {
+        await get(lxd, news, project);
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+        return volumeSnapshotKind.create({ lxd, project }, news, () => undefined);
+      }
+    }
+    if (olds.name !== news.name) await renameStorageVolumeSnapshot(lxd, news.pool, news.volume, olds.name, news.name, { project });
+    const { value, etag } = await get(lxd, news, project);
+    if ((value.description ?? "") !== news.description || normalizeExpiry(value.expires_at) !== news.expiresAt) {
+      await updateStorageVolumeSnapshot(lxd, news.pool, news.volume, news.name, { description: news.description, expires_at: news.expiresAt || NEVER }, etag, { project });
+    }
+    let restoredFor = olds.restoredFor ?? "";
+    if (news.restoreTrigger && news.restoreTrigger !== olds.restoreTrigger && news.restoreTrigger !== restoredFor) {
+      try {
+        await restoreStorageVolume(lxd, news.pool, news.volume, news.name, { project });
+      } catch (err) {
+        throw amend(err, ` (restoring storage volume "${news.volume}" from snapshot "${news.name}" for restoreTrigger ${JSON.stringify(news.restoreTrigger)}; stop the instances using the volume and run again)`);
+      }
+      restoredFor = news.restoreTrigger;
+    }
+    return outputsFrom((await get(lxd, news, project)).value, news, { restoredFor, adopted: olds.adopted ?? false });
+  },
+
+  async delete({ lxd, project }, props) {
+    if (props.adopted) return; // it existed before this stack: left as it is
+    await deleteStorageVolumeSnapshot(lxd, props.pool, props.volume, props.name, { project });
+  },
+};

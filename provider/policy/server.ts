@@ -1,0 +1,159 @@
+/**
+ * The hardening rules for a server's own config and its trust store (ServerSettings, TrustCertificate,
+ * TrustToken). Like the instance policy (./table.ts), a finding names a class that is refused unless listed in
+ * the resource's `securityOptOuts`, and an accepted finding is reported (a `warnings` output and a log warning).
+ * Pure functions: loaded by the provider host and by programs.
+ *
+ * Classes:
+ * - `wildcard-bind`: a listener key (`core.https_address`, `core.metrics_address`, `core.debug_address`) bound
+ *   to every address of the host (`[::]:8443`, `0.0.0.0`, `:8443`, `[::]`): the API is reachable on every
+ *   interface, present and future. Name the address the clients reach instead.
+ * - `trust-password`: `core.trust_password` set: anyone who learns one shared password gets a certificate
+ *   trusted (with full control). Issue a TrustToken per client, or add its certificate (TrustCertificate).
+ * - `unrestricted`: a trust certificate or token with `restricted: false`: full control of the server (every
+ *   project, the server config, root on the host through privileged instances).
+ *
+ * Warnings without a class (never refused): a listener bound to a host name (it binds whatever the name
+ * resolves to when LXD starts), `core.debug_address` off loopback (pprof without authentication),
+ * `core.metrics_authentication=false` (metrics without a certificate).
+ */
+import * as net from "node:net";
+import type { ConfigMap } from "../lxd/types";
+import { hasLineBreak, isFalse, PREVIEW_UNKNOWN } from "./values";
+
+/** Classes of server settings `ServerSettings.securityOptOuts` can accept. */
+export const SERVER_OPT_OUTS = ["wildcard-bind", "trust-password"] as const;
+export type ServerOptOut = (typeof SERVER_OPT_OUTS)[number];
+/** Classes `TrustCertificate.securityOptOuts` and `TrustToken.securityOptOuts` can accept. */
+export const TRUST_OPT_OUTS = ["unrestricted"] as const;
+export type TrustOptOut = (typeof TRUST_OPT_OUTS)[number];
+
+/** One server or trust setting that weakens the server's protection. */
+export interface ServerFinding {
+  class: ServerOptOut | TrustOptOut;
+  /** `config.<key>` or the input (`restricted`). */
+  key: string;
+  /** The judged value (never for `core.trust_password`). */
+  value?: string;
+  reason: string;
+}
+
+/** Server keys that open a listener: `[host][:port]`. */
+export const LISTENER_KEYS = ["core.https_address", "core.metrics_address", "core.debug_address"] as const;
+/** Server keys holding a `host[:port]` address (listeners, and the cluster and BGP addresses). */
+export const ADDRESS_KEYS = [...LISTENER_KEYS, "cluster.https_address", "core.bgp_address", "core.dns_address", "core.storage_buckets_address"] as const;
+/** Server keys whose value is a whole number (seconds, hours, days as LXD documents each). */
+export const INTEGER_KEYS = ["images.auto_update_interval", "images.remote_cache_expiry", "core.bgp_asn", "core.remote_token_expiry_hours"] as const;
+/**
+ * Write-only server keys: LXD never returns their value (`core.trust_password` reads back as the JSON boolean
+ * `true` when set, measured on LXD 5.0.2), so their previous value cannot be restored.
+ */
+export const WRITE_ONLY_SERVER_KEYS = ["core.trust_password"] as const;
+
+/** How an address binds: loopback only, one named IP, a host name, every address, or not an address. */
+export type BindKind = "loopback" | "specific" | "hostname" | "wildcard" | "invalid";
+
+/** Splits `[v6]:port`, `v4:port`, `name:port`, `:port`, a bare v6 or v4 address into host and port. */
+export function splitAddress(addr: string): { host: string; port?: string } | undefined {
+  let m = /^\[([^\]]*)\](?::(\d+))?$/.exec(addr);
+  if (m) return { host: m[1], port: m[2] };
+  if ((addr.match(/:/g) ?? []).length > 1) return { host: addr };
+  m = /^([^:\s]*)(?::(\d+))?$/.exec(addr);
+  return m ? { host: m[1], port: m[2] } : undefined;
+}
+
+/** The bind of a listener address (`[::]:8443` → wildcard, `127.0.0.1:8443` → loopback, …). */
+export function bindKind(addr: string): BindKind {
+  const a = splitAddress(addr);
+  if (!a) return "invalid";
+  if (a.port !== undefined && !(Number(a.port) >= 1 && Number(a.port) <= 65535)) return "invalid";
+  const h = a.host.toLowerCase();
+  if (h === "" || h === "*") return "wildcard";
+  const ip = net.isIP(h);
+  if (ip === 4) return h === "0.0.0.0" ? "wildcard" : h.startsWith("127.") ? "loopback" : "specific";
+  if (ip === 6) {
+    if (/^[0:]+$/.test(h)) return "wildcard";
+    return /^(0{0,4}:){2,7}0{0,3}1$/.test(h) || h === "::1" ? "loopback" : "specific";
+  }
+  if (h === "localhost") return "loopback";
+  return /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(h) ? "hostname" : "invalid";
+}
+
+/**
+ * Shape checks on server config values, before any call to LXD (LXD validates the rest): no line breaks,
+ * addresses that parse, whole numbers where LXD wants them.
+ * @returns `<key> must be …, but <value> was provided` messages, keyed by config key.
+ */
+export function serverConfigShapeErrors(config: ConfigMap): { key: string; reason: string }[] {
+  const out: { key: string; reason: string }[] = [];
+  for (const [k, v] of Object.entries(config)) {
+    if (v === PREVIEW_UNKNOWN || v === "") continue;
+    const shown = k === "core.trust_password" ? "(hidden)" : JSON.stringify(v);
+    if (hasLineBreak(v)) out.push({ key: k, reason: `config.${k} must be a single line, but ${k === "core.trust_password" ? "a value with a line break" : shown} was provided` });
+    else if ((ADDRESS_KEYS as readonly string[]).includes(k) && bindKind(v) === "invalid") {
+      out.push({ key: k, reason: `config.${k} must be an address [host][:port] (e.g. 127.0.0.1:8443, [::1]:8443, lxd.example.net:8443), but ${shown} was provided` });
+    } else if ((INTEGER_KEYS as readonly string[]).includes(k) && !/^\d+$/.test(v)) {
+      out.push({ key: k, reason: `config.${k} must be a whole number, but ${shown} was provided` });
+    }
+  }
+  return out;
+}
+
+/** The findings of a server config (classes `wildcard-bind`, `trust-password`); unknowns and "" are never judged. */
+export function judgeServerConfig(config: ConfigMap): ServerFinding[] {
+  const out: ServerFinding[] = [];
+  for (const k of LISTENER_KEYS) {
+    const v = config[k];
+    if (v === undefined || v === "" || v === PREVIEW_UNKNOWN) continue;
+    if (bindKind(v) === "wildcard") {
+      out.push({ class: "wildcard-bind", key: `config.${k}`, value: v, reason: "it listens on every address of the host, so the LXD API is reachable on every interface, present and future; bind the one address your clients reach (127.0.0.1:8443 for local use only)" });
+    }
+  }
+  const pw = config["core.trust_password"];
+  if (pw !== undefined && pw !== "" && pw !== PREVIEW_UNKNOWN) {
+    out.push({ class: "trust-password", key: "config.core.trust_password", reason: "a shared password lets anyone who learns it get a certificate trusted with full control of the server; issue a TrustToken per client or add the client's certificate with TrustCertificate" });
+  }
+  return out;
+}
+
+/** The finding of an unrestricted trust certificate or token (`restricted: false`), if any. */
+export function judgeTrust(restricted: boolean | string): ServerFinding[] {
+  if (restricted !== false) return [];
+  return [{ class: "unrestricted", key: "restricted", value: "false", reason: "an unrestricted certificate has full control of the server: every project, the server config, and root on the host through privileged instances; restrict it to the projects it needs" }];
+}
+
+/** Warnings without a class (never refused) for a server config. */
+export function serverConfigNotes(config: ConfigMap): string[] {
+  const out: string[] = [];
+  for (const k of LISTENER_KEYS) {
+    const v = config[k];
+    if (v === undefined || v === "" || v === PREVIEW_UNKNOWN) continue;
+    const kind = bindKind(v);
+    if (kind === "hostname") out.push(`config.${k}=${v} binds a host name: LXD listens on whatever it resolves to when the daemon starts; name the IP address instead`);
+    if (k === "core.debug_address" && kind !== "loopback") out.push(`config.${k}=${v} serves Go's pprof debug endpoints without authentication off loopback`);
+  }
+  if (isFalse(config["core.metrics_authentication"])) out.push("config.core.metrics_authentication=false serves /1.0/metrics without a client certificate");
+  return out;
+}
+
+/** The refusal message of a finding, naming the key, the reason and the opt-out. */
+export function serverRefusal(f: ServerFinding): string {
+  const what = f.value !== undefined && f.key.startsWith("config.") ? `${f.key}=${f.value}` : f.key === "restricted" ? "restricted: false" : f.key;
+  return `${what} weakens the server's protection: ${f.reason}. It is refused by the hardened defaults; to accept it, add "${f.class}" to securityOptOuts`;
+}
+
+/** The warning of an accepted (opted-out) finding. */
+export function serverWarning(f: ServerFinding): string {
+  const what = f.value !== undefined && f.key.startsWith("config.") ? `${f.key}=${f.value}` : f.key === "restricted" ? "restricted: false" : f.key;
+  return `${what} weakens the server's protection (${f.class}, opted out): ${f.reason}`;
+}
+
+/**
+ * Judges findings against opt-outs: refused findings (to fail check with), and the warnings to report
+ * (accepted findings, then the class-less notes).
+ */
+export function applyServerOptOuts(findings: ServerFinding[], optOuts: readonly string[], notes: string[] = []): { refused: ServerFinding[]; warnings: string[] } {
+  const refused = findings.filter((f) => !optOuts.includes(f.class));
+  const warnings = [...findings.filter((f) => optOuts.includes(f.class)).map(serverWarning), ...notes];
+  return { refused, warnings };
+}

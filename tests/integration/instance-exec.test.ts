@@ -1,0 +1,132 @@
+/**
+ * The InstanceExec resource against the real LXD through the provider host: output recorded and its logs removed,
+ * when it runs again (triggers, onChange, onStart), failOnError, timeouts, and a stopped instance never started.
+ */
+import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
+import { MiniEngine, randomName } from "../support/engine";
+import { localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
+import { createInstance, getInstance, startInstance, stopInstance, type LxdClient } from "../../provider/lxd";
+
+let host: ProviderHost;
+let lxd: LxdClient;
+let running: string;
+const made: string[] = [];
+
+async function container(start: boolean): Promise<string> {
+  const name = randomName("pvx");
+  made.push(name);
+  await createInstance(lxd, { name, type: "container", source: { type: "image", alias: TEST_IMAGE }, profiles: ["default"], config: {}, devices: {}, ephemeral: false, description: "" });
+  if (start) await startInstance(lxd, name);
+  return name;
+}
+
+/** The exec logs LXD holds for the instance. */
+async function execLogs(name: string): Promise<string[]> {
+  const all = (await lxd.get<string[]>(`/1.0/instances/${name}/logs`)).metadata ?? [];
+  return all.filter((l) => /exec/.test(l));
+}
+
+beforeAll(async () => {
+  host = await startProviderHost();
+  lxd = localClient();
+  running = await container(true);
+});
+afterAll(async () => {
+  for (const m of made) await removeInstance(lxd, m);
+  await host?.close();
+  await lxd?.close();
+});
+
+test("records stdout, stderr and the exit code, removes LXD's exec logs, and runs again only when triggers change (once)", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  const count = ["sh", "-c", "echo run >> /root/count; wc -l < /root/count; echo \"$GREETING\" >&2"];
+  const base = { instance: running, command: count, environment: { GREETING: "hi" }, cwd: "/tmp", triggers: { v: 1 } };
+  const created = await e.up(base);
+  expect(created.outputs).toMatchObject({ stdout: "1\n", stderr: "hi\n", exitCode: 0, ranAt: expect.any(String) });
+  expect(created.id).toBe(`default/${running}/exec`);
+  expect(await execLogs(running)).toEqual([]);
+  await e.refresh();
+  expect((await e.diff(base)).changes).toBe("none");
+
+  // `once`: another environment is recorded, not run.
+  await e.up({ ...base, environment: { GREETING: "hello" } });
+  expect(e.lastAction).toBe("update");
+  expect(e.state!.outputs.stdout).toBe("1\n");
+  // A trigger change runs it again.
+  await e.up({ ...base, environment: { GREETING: "hello" }, triggers: { v: 2 } });
+  expect(e.state!.outputs).toMatchObject({ stdout: "2\n", stderr: "hello\n" });
+  expect(await execLogs(running)).toEqual([]);
+  await e.destroy();
+});
+
+test("onChange runs again on an input change; onStart runs again after the instance was started again", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  const base = { instance: running, command: ["sh", "-c", "echo $X"], environment: { X: "a" }, when: "onChange" };
+  await e.up(base);
+  await e.up({ ...base, environment: { X: "b" } });
+  expect(e.state!.outputs.stdout).toBe("b\n");
+
+  const s = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  const other = await container(true);
+  const onStart = { instance: other, command: ["sh", "-c", "echo $$"], when: "onStart" };
+  await s.up(onStart);
+  const first = s.state!.outputs.ranAt;
+  expect((await s.diff(onStart)).changes).toBe("none");
+  await stopInstance(lxd, other, { graceSec: 0 });
+  await startInstance(lxd, other);
+  expect((await s.diff(onStart)).changes).toBe("some");
+  await s.up(onStart);
+  expect(s.lastAction).toBe("update");
+  expect(s.state!.outputs.ranAt).not.toBe(first);
+  expect((await s.diff(onStart)).changes).toBe("none");
+  await e.destroy();
+  await s.destroy();
+});
+
+test("fails when the command exits non-zero, with its stderr; failOnError: false records the failing run", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  const failing = { instance: running, command: ["sh", "-c", "echo partial; echo 'config is broken' >&2; exit 3"] };
+  await expect(e.up(failing)).rejects.toThrow(
+    new RegExp(`Failed to run command \\["sh","-c",.*\\] in instance "${running}" in project "default": command .* exited with code 3; stderr: config is broken`),
+  );
+  expect(e.state).toBeUndefined();
+  await e.up({ ...failing, failOnError: false });
+  expect(e.state!.outputs).toMatchObject({ exitCode: 3, stdout: "partial\n", stderr: "config is broken\n" });
+  await e.destroy();
+});
+
+test("fails after timeoutSec naming the command and the time waited", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  await expect(e.up({ instance: running, command: ["sleep", "4"], timeoutSec: 1 }))
+    .rejects.toThrow(/command \["sleep","4"\] did not finish within timeoutSec 1 \(waited [1-3] s\)/);
+});
+
+test("fails when the instance is stopped, and does not start it", async () => {
+  const stopped = await container(false);
+  const before = (await getInstance(lxd, stopped)).value;
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  await expect(e.up({ instance: stopped, command: ["true"] })).rejects.toThrow(new RegExp(`instance "${stopped}" is Stopped: a command runs only in a running instance, and this resource never starts one`));
+  const after = (await getInstance(lxd, stopped)).value;
+  expect(after.status).toBe("Stopped");
+  expect(after.last_used_at).toBe(before.last_used_at);
+});
+
+test("rejects an empty command, a bad environment name, a relative cwd and a bad when, before any call to LXD", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  const at = { instance: running, connection: { socketPath: "/nonexistent.sock" } };
+  const reasons = async (inputs: Record<string, unknown>) => (await e.check({ ...at, ...inputs })).failures.map((f) => `${f.property}: ${f.reason}`).join("\n");
+  expect(await reasons({ command: [] })).toMatch(/^command: command must hold at least the program to run/);
+  expect(await reasons({ command: ["true"], environment: { "BAD-NAME": "x" } })).toMatch(/environment key "BAD-NAME" must be an environment variable name/);
+  expect(await reasons({ command: ["true"], cwd: "tmp" })).toMatch(/^cwd: cwd must be an absolute path/);
+  expect(await reasons({ command: ["true"], when: "always" })).toMatch(/^when: /);
+  expect(await reasons({ command: ["true"], timeoutSec: 0 })).toMatch(/^timeoutSec: timeoutSec must be at least 1 second, or -1/);
+});
+
+test("preview tolerates unknown triggers: the run is planned in place", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  await e.up({ instance: running, command: ["true"], triggers: { v: "1" } });
+  const p = await e.preview({ instance: running, command: ["true"], triggers: { v: UNKNOWN } });
+  expect(p.check.failures).toEqual([]);
+  expect(p.diff).toMatchObject({ changes: "some", replaces: [] });
+  await e.destroy();
+});

@@ -1,0 +1,167 @@
+/**
+ * VolumeSnapshot against the real LXD through Pulumi's dynamic-provider host: the lifecycle (expiry and
+ * description in place, rename in place, replace when the volume changes), adoption, a snapshot deleted outside
+ * the stack, what check refuses, a restore through `restoreTrigger` (refused while a running container uses the
+ * volume, then bringing the snapshot's file back), and StorageVolume copies with and without snapshots.
+ * Everything is named `svs-…`.
+ */
+import { startProviderHost, type ProviderHost } from "../support/provider-host";
+import { MiniEngine, randomName } from "../support/engine";
+import { gone, localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
+import {
+  createInstance, createStorageVolume, createStorageVolumeSnapshot, deleteStorageVolume, deleteStorageVolumeSnapshot, execInstance, getStorageVolumeSnapshot,
+  listStorageVolumeSnapshots, startInstance, stopInstance, type LxdClient,
+} from "../../provider/lxd";
+
+jest.setTimeout(180_000);
+
+let host: ProviderHost;
+let lxd: LxdClient;
+const volumes: string[] = [];
+const POOL = "default";
+
+beforeAll(async () => {
+  host = await startProviderHost();
+  lxd = localClient();
+});
+afterAll(async () => {
+  for (const v of volumes) await deleteStorageVolume(lxd, POOL, v).catch(() => undefined);
+  await host?.close();
+  await lxd?.close();
+});
+
+/** A fresh custom volume made with the REST client (removed in afterAll). */
+async function volume(): Promise<string> {
+  const n = randomName("svs-v");
+  volumes.push(n);
+  await createStorageVolume(lxd, POOL, { name: n, type: "custom" });
+  return n;
+}
+const snapEngine = (n: string) => new MiniEngine(host, "volume-snapshot", n, "VolumeSnapshot");
+const snapExists = async (v: string, s: string) => !(await gone(() => getStorageVolumeSnapshot(lxd, POOL, v, s)));
+
+test("lifecycle: create → refresh → empty diff → description and expiry in place → rename in place → replace (volume) → delete leaves nothing", async () => {
+  const [v1, v2] = [await volume(), await volume()];
+  const e = snapEngine("svs-l");
+  const inputs = { pool: POOL, volume: v1, name: "s1", description: "first", expiresAt: "2031-01-31T12:00:00+02:00" };
+  const s = await e.up(inputs);
+  expect(s.outputs).toMatchObject({ expiresAt: "2031-01-31T10:00:00Z", createdAt: expect.stringMatching(/^\d{4}-/), contentType: "filesystem" });
+  expect((await getStorageVolumeSnapshot(lxd, POOL, v1, "s1")).value).toMatchObject({ description: "first", expires_at: expect.stringMatching(/^2031-01-31T10:00:00/) });
+  await e.refresh();
+  expect((await e.diff(inputs)).changes).toBe("none");
+
+  const changed = { ...inputs, description: "second", expiresAt: "" };
+  await e.up(changed);
+  expect(e.lastAction).toBe("update");
+  expect((await getStorageVolumeSnapshot(lxd, POOL, v1, "s1")).value).toMatchObject({ description: "second", expires_at: expect.stringMatching(/^0001-01-01/) });
+  expect((await e.diff(changed)).changes).toBe("none");
+
+  const renamed = { ...changed, name: "s2" };
+  await e.up(renamed);
+  expect(e.lastAction).toBe("update");
+  expect(await snapExists(v1, "s1")).toBe(false);
+  expect(await snapExists(v1, "s2")).toBe(true);
+  expect((await e.diff(renamed)).changes).toBe("none");
+
+  const moved = { ...renamed, volume: v2 };
+  expect((await e.diff(moved)).replaces).toEqual(["volume"]);
+  await e.up(moved);
+  expect(e.lastAction).toBe("replace");
+  expect(await snapExists(v1, "s2")).toBe(false);
+  expect(await snapExists(v2, "s2")).toBe(true);
+
+  await e.destroy();
+  expect(await listStorageVolumeSnapshots(lxd, POOL, v2)).toEqual([]);
+});
+
+test("a snapshot deleted outside the stack reads as gone and is taken again; an existing one is adopted only with adopt and left on destroy", async () => {
+  const v = await volume();
+  const e = snapEngine("svs-g");
+  await e.up({ pool: POOL, volume: v, name: "s" });
+  await deleteStorageVolumeSnapshot(lxd, POOL, v, "s");
+  expect(await e.refresh()).toBeUndefined();
+  await e.up({ pool: POOL, volume: v, name: "s" });
+  expect(e.lastAction).toBe("create");
+  expect(await snapExists(v, "s")).toBe(true);
+  await e.destroy();
+  expect(await snapExists(v, "s")).toBe(false);
+
+  await createStorageVolumeSnapshot(lxd, POOL, v, { name: "theirs" });
+  const a = snapEngine("svs-a");
+  await expect(a.up({ pool: POOL, volume: v, name: "theirs" })).rejects.toThrow(/Failed to create snapshot "theirs" of storage volume .*already (exists|in use).*set adopt: true/i);
+  await a.up({ pool: POOL, volume: v, name: "theirs", adopt: true, description: "now ours" });
+  expect((await getStorageVolumeSnapshot(lxd, POOL, v, "theirs")).value.description).toBe("now ours");
+  await a.destroy();
+  expect(await snapExists(v, "theirs")).toBe(true);
+});
+
+describe("rejects at check, naming the field", () => {
+  const base = { pool: POOL, volume: "svs-never", name: "s" };
+  test.each([
+    ["an expiry that is not RFC3339", { expiresAt: "tomorrow" }, "expiresAt"],
+    ["a snapshot name with a slash", { name: "a/b" }, "name"],
+    ["a restoreTrigger that is not a string", { restoreTrigger: 3 }, "restoreTrigger"],
+  ])("rejects %s", async (_label, extra, property) => {
+    const r = await snapEngine("chk").check({ ...base, ...extra });
+    expect(r.failures.map((f) => f.property)).toEqual([property]);
+    expect(r.failures[0].reason).toMatch(new RegExp(`^${property}`));
+  });
+});
+
+test("restoreTrigger restores the volume from the snapshot: refused (with LXD's reason) while a running container uses it, then the snapshot's file is back", async () => {
+  const v = await volume();
+  const c = randomName("svs-c");
+  const sh = (script: string) => execInstance(lxd, c, ["sh", "-c", script]);
+  const dev = new MiniEngine(host, "instance-device", `${c}-d`, "InstanceDevice");
+  const e = snapEngine("svs-r");
+  try {
+    await createInstance(lxd, { name: c, source: { type: "image", alias: TEST_IMAGE } });
+    await startInstance(lxd, c);
+    await dev.up({ instance: c, deviceName: "data", type: "disk", properties: { pool: POOL, source: v, path: "/data" } });
+    expect(await sh("echo before > /data/f && sync")).toBe(0);
+    const inputs = { pool: POOL, volume: v, name: "snap", restoreTrigger: "r0" };
+    await e.up(inputs); // a trigger given at create restores nothing
+    expect(e.state!.outputs.restoredFor).toBe("r0");
+    expect(await sh("echo after > /data/f && sync")).toBe(0);
+    await e.up({ ...inputs, description: "only a description" });
+    expect(await sh("test \"$(cat /data/f)\" = after")).toBe(0);
+
+    const diff = await e.diff({ ...inputs, restoreTrigger: "r1" });
+    expect(diff).toMatchObject({ changes: "some", replaces: [] });
+    await expect(e.up({ ...inputs, restoreTrigger: "r1" })).rejects.toThrow(/Failed to update snapshot "snap" of storage volume .*Cannot restore custom volume used by running instances.*restoring storage volume/);
+    expect(await sh("test \"$(cat /data/f)\" = after")).toBe(0);
+
+    await stopInstance(lxd, c, { graceSec: 0, force: true });
+    await e.up({ ...inputs, restoreTrigger: "r1" });
+    expect(e.state!.outputs.restoredFor).toBe("r1");
+    await startInstance(lxd, c);
+    expect(await sh("test \"$(cat /data/f)\" = before")).toBe(0);
+    // Removing the trigger is no change and restores nothing.
+    const { restoreTrigger: _t, ...without } = inputs;
+    expect((await e.diff(without)).changes).toBe("none");
+  } finally {
+    await e.destroy().catch(() => undefined);
+    await removeInstance(lxd, c);
+  }
+});
+
+test("StorageVolume source: a copy with the source's snapshots, and one without (volumeOnly)", async () => {
+  const v = await volume();
+  await createStorageVolumeSnapshot(lxd, POOL, v, { name: "s0" });
+  const withSnaps = randomName("svs-cp");
+  const volOnly = randomName("svs-cp");
+  volumes.push(withSnaps, volOnly);
+  const a = new MiniEngine(host, "storage-volume", withSnaps, "StorageVolume");
+  const b = new MiniEngine(host, "storage-volume", volOnly, "StorageVolume");
+  const ia = { pool: POOL, name: withSnaps, source: { pool: POOL, name: v }, config: { "user.copy": "a" } };
+  await a.up(ia);
+  await b.up({ pool: POOL, name: volOnly, source: { pool: POOL, name: v, volumeOnly: true } });
+  expect(await listStorageVolumeSnapshots(lxd, POOL, withSnaps)).toEqual(["s0"]);
+  expect(await listStorageVolumeSnapshots(lxd, POOL, volOnly)).toEqual([]);
+  await a.refresh();
+  expect((await a.diff(ia)).changes).toBe("none");
+  expect((await a.diff({ ...ia, source: { pool: POOL, name: v, volumeOnly: true } })).replaces).toEqual(["source"]);
+  await a.destroy();
+  await b.destroy();
+  expect(await gone(() => lxd.get(`/1.0/storage-pools/${POOL}/volumes/custom/${withSnaps}`))).toBe(true);
+});
