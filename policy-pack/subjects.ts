@@ -40,6 +40,7 @@ import {
   canOptOut, hardenedConfig, PREVIEW_UNKNOWN, SERVER_OPT_OUTS, TRUST_OPT_OUTS, WEAKENING_CLASSES,
   type Finding, type Nesting, type ServerOptOut, type TrustOptOut, type WeakeningClass,
 } from "../provider/policy";
+import { keyFor } from "../provider/rules/server-keys";
 import { configValue } from "../provider/rules/values";
 
 /** Which provider declared the resource. */
@@ -191,13 +192,13 @@ function deviceList(v: unknown): DeviceMap {
   return out;
 }
 
-/** Incus key → LXD key (`security.guestapi*` → `security.devlxd*`). */
+/** Incus key → LXD key (`security.guestapi*` → `security.devlxd*`; provider/rules/server-keys.ts). */
 export function fromIncusKey(key: string): string {
-  return key === "security.guestapi" || key.startsWith("security.guestapi.") ? `security.devlxd${key.slice("security.guestapi".length)}` : key;
+  return keyFor("lxd", key);
 }
-/** LXD key → Incus key (`security.devlxd*` → `security.guestapi*`). */
+/** LXD key → Incus key (`security.devlxd*` → `security.guestapi*`; provider/rules/server-keys.ts). */
 export function toIncusKey(key: string): string {
-  return key === "security.devlxd" || key.startsWith("security.devlxd.") ? `security.guestapi${key.slice("security.devlxd".length)}` : key;
+  return keyFor("incus", key);
 }
 
 /** A finding's key (`config.<key>`, `devices.<name>`, …) in the resource's own key names. */
@@ -206,8 +207,10 @@ export function keyIn(family: Family, findingKey: string): string {
   return `config.${toIncusKey(findingKey.slice("config.".length))}`;
 }
 
-function translated(config: ConfigMap, family: Family): ConfigMap {
-  if (family !== "incus" || isUnknown(config)) return config;
+// This package's own resources may be on Incus too (their state then holds security.guestapi): every family is read
+// in LXD's names, which no LXD config contradicts (LXD has no security.guestapi key).
+function translated(config: ConfigMap, _family: Family): ConfigMap {
+  if (isUnknown(config)) return config;
   return Object.fromEntries(Object.entries(config).map(([k, v]) => [fromIncusKey(k), v]));
 }
 

@@ -26,6 +26,7 @@ import type { ConfigMap, DeviceMap } from "../lxd";
 import { LISTENER_KEYS, bindKind } from "./address";
 import { canOptOut, type FindingClass } from "./classes";
 import type { ServerOptOut, TrustOptOut } from "./server";
+import { GUEST_API_KEYS } from "../rules/server-keys";
 import { hasLineBreak, isFalse, isTrue } from "./values";
 
 /**
@@ -269,9 +270,9 @@ export const POLICY: readonly PolicyRow[] = [
     examples: { refused: cfg({ "security.nesting": "true" }), optedOut: cfg({ "security.nesting": "On" }) },
   },
   {
-    on: "config", keys: ["security.devlxd"], hardened: "false (true with the devLxd input)", askedBy: "devLxd", class: "devlxd",
-    when: "not an LXD spelling of false (a true spelling passes when the devLxd input asked for it)", weakens: notFalse,
-    reason: "/dev/lxd lets the container query LXD about itself (LXD's default is on); to expose it, use the devLxd: true input instead of security.devlxd",
+    on: "config", keys: [...GUEST_API_KEYS], hardened: "false (true with the guestApi input, alias devLxd; security.devlxd on LXD, security.guestapi on Incus)", askedBy: "devLxd", class: "devlxd",
+    when: "not an LXD spelling of false (a true spelling passes when the guestApi/devLxd input asked for it)", weakens: notFalse,
+    reason: "the guest API (/dev/lxd on LXD, /dev/incus on Incus) lets the container query the server about itself (on by default); to expose it, use the guestApi: true input instead of setting the key",
     examples: { refused: cfg({ "security.devlxd": "true" }), optedOut: cfg({ "security.devlxd": "yes" }) },
   },
   {

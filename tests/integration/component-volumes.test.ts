@@ -24,7 +24,7 @@ import { Image } from "../../resources/image";
 import { mockResourcesToHost, type HostMocks, type RecordedResource } from "../support/provider-host-mocks";
 import { startProviderHost, type DiffResult, type ProviderHost } from "../support/provider-host";
 import { toPlainObject } from "../support/provider-wire";
-import { TEST_IMAGE, gone, ignoreNotFound, removeInstance, removeProfile } from "../support/lxd";
+import { TEST_IMAGE, gone, ignoreNotFound, localClient, removeInstance, removeProfile } from "../support/lxd";
 
 const ROOT = path.resolve(__dirname, "..", "..");
 const rnd = () => `stf-${randomBytes(4).toString("hex")}`;
@@ -37,7 +37,7 @@ const leftovers = {
 };
 
 beforeAll(async () => {
-  lxd = new LxdClient();
+  lxd = localClient();
   host = await startProviderHost();
 });
 

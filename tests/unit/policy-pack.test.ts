@@ -505,3 +505,13 @@ describe("the pack", () => {
     expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, "policy-config.example.json"), "utf8")))).toEqual(policies.map((p) => p.name));
   });
 });
+
+describe("this package's own Instance on Incus", () => {
+  test("its state holds security.guestapi (the hardened default written for Incus): read as security.devlxd, no violation", async () => {
+    const config = { ...hardenedConfig({ type: "container", server: "incus" }) };
+    expect(config["security.guestapi"]).toBe("false");
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:Instance", "web", { name: "web", image: "x", type: "container", config })).toEqual([]);
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:Instance", "web", { name: "web", image: "x", type: "container", config: { ...config, "security.guestapi": "true" } }))
+      .toEqual([expect.stringContaining("weakens confinement (devlxd)")]);
+  });
+});
