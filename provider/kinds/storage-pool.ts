@@ -134,7 +134,8 @@ function outputsFrom(p: LxdStoragePool, inputs: StoragePoolInputs, adoptedFrom?:
     effectiveConfig: live,
     status: p.status ?? "",
     usedBy: p.used_by ?? [],
-    locations: p.locations ?? [],
+    // LXD lists the members in no fixed order.
+    locations: [...(p.locations ?? [])].sort(),
   } satisfies StoragePoolOutputs;
 }
 
