@@ -51,7 +51,9 @@ export function isNotFound(err: unknown): err is LxdError {
  * instance's creation operation with 400 ('This "instances" entry already exists'); only projects get 409.
  */
 export function isConflict(err: unknown): err is LxdError {
-  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b/i.test(err.lxdMessage)));
+  // On a cluster, the per-member create (`?target=`) of a pool or network that exists already answers 500
+  // `Storage pool is not in pending state` / `Network is not in pending state` (LXD 5.0.2).
+  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b|\bis not in pending state\b/i.test(err.lxdMessage)));
 }
 
 /** True for a stale ETag on an `If-Match` write (HTTP 412 Precondition Failed). */

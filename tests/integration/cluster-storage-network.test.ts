@@ -115,6 +115,14 @@ describeCluster("StoragePool and Network members on an LXD cluster", () => {
     expect((await e.diff({ ...changed, members: { ...changed.members, node3: { source: `${ROOT}/node3/storage-pools/${name}` } } })).replaces).toEqual([]);
     expect((await e.diff({ ...changed, members: { ...changed.members, node2: { source: `${base}/other` } } })).replaces).toEqual(["members"]);
 
+    // In use (a profile's disk on it): the delete fails first, as on one server.
+    const profile = `cmp-${hex()}`;
+    await lxd.request("POST", "/1.0/profiles", { body: { name: profile, config: {}, description: "", devices: { data: { type: "disk", pool: name, source: "v1", path: "/mnt" } } } });
+    try {
+      await expect(e.destroy()).rejects.toThrow(/Failed to delete storage pool ".*": it is in use by profile ".*"/);
+    } finally {
+      await lxd.request("DELETE", `/1.0/profiles/${profile}`);
+    }
     await e.destroy();
     expect(await listStoragePools(lxd)).not.toContain(name);
   });
@@ -167,6 +175,8 @@ describeCluster("StoragePool and Network members on an LXD cluster", () => {
     await createStoragePool(lxd, { name, driver: "dir", config: {}, description: "made by hand" });
 
     const e = new MiniEngine(host, "storage-pool", name, "StoragePool");
+    await expect(e.up({ name, driver: "dir", connection })).rejects.toThrow(/not in pending state.*set adopt: true/);
+    expect(e.state).toBeUndefined();
     const wrong = { name, driver: "dir", adopt: true, members: { node2: { source: `${base}/elsewhere` } }, connection };
     await expect(e.up(wrong)).rejects.toThrow(/member "node2" of the existing pool has source ".*\/node2", but members\.node2\.source ".*elsewhere" was declared/);
     e.state = undefined;
@@ -241,6 +251,9 @@ describeCluster("StoragePool and Network members on an LXD cluster", () => {
     for (const m of MEMBERS) await createNetwork(lxd, { name, type: "bridge", config: {}, description: "" }, { target: m });
     await createNetwork(lxd, { name, type: "bridge", config: { "ipv4.address": "none", "ipv6.address": "none" }, description: "" });
     const e = new MiniEngine(host, "network", name, "Network");
+    // Without adopt, an existing name is refused (LXD: `Network is not in pending state`), with the hint, and nothing is held.
+    await expect(e.up({ name, config: { "ipv4.address": "none", "ipv6.address": "none" }, connection })).rejects.toThrow(/not in pending state.*set adopt: true/);
+    expect(e.state).toBeUndefined();
     const inputs = { name, adopt: true, description: "adopted", config: { "ipv4.address": "none", "ipv6.address": "none" }, members: { node3: { "bridge.external_interfaces": v3 } }, connection };
     const s = await e.up(inputs);
     expect(s.outputs.adoptedFrom).toEqual({ config: { "ipv4.address": "none", "ipv6.address": "none" }, description: "", members: { node1: {}, node2: {}, node3: {} } });
