@@ -146,7 +146,10 @@ export function tenantRestrictions(opts: { networks: string[]; allowNesting: boo
  * resources: the Project and its adopted `default` Profile).
  */
 export class TenantProject extends pulumi.ComponentResource {
-  /** The project name, once the project exists (pass it as `project` to instances and containers). */
+  /**
+   * The project name, once the project exists and its default profile is hardened (pass it as `project` to
+   * instances and containers: they then depend on both, so destroy removes them before the profile is put back).
+   */
   readonly name: pulumi.Output<string>;
   /** The Project resource. */
   readonly project: Project;
@@ -213,7 +216,10 @@ export class TenantProject extends pulumi.ComponentResource {
       connection: args.connection,
     }, { parent: this });
 
-    this.name = this.project.name;
+    // The name resolves once the default profile holds its hardened config too: instances given `name` as their
+    // project then depend on the profile, so they are created after it and deleted before it is emptied (Incus
+    // refuses to empty it while an instance of the restricted project would lose its limits.cpu through it).
+    this.name = pulumi.all([this.project.name, this.profile.name]).apply(([n]) => n);
     this.allowsNesting = args.allowNesting === undefined ? false : typeof args.allowNesting === "boolean" ? args.allowNesting : undefined;
     this.registerOutputs({ name: this.name, project: this.project, profile: this.profile });
   }

@@ -4,8 +4,9 @@
  * config, `optOuts` (./judge.ts `CONFIG_SCHEMA`).
  *
  * - `lxd-hardened`: every instance, profile and device of this package, of the bridged Terraform LXD provider
- *   and of the Incus provider (./subjects.ts lists the types and properties), judged by the provider's own
- *   policy; one violation per refused finding.
+ *   and of the Incus provider, this package's and Terraform LXD's custom storage volumes, and this package's
+ *   server settings and trust store entries (./subjects.ts lists the types and properties), judged by the
+ *   provider's own policy; one violation per refused finding.
  * - `lxd-no-weakening-profile-in-use`: every instance of the stack laid over the profiles of the stack it uses;
  *   one violation per instance and weakening profile, naming both.
  */
@@ -21,11 +22,12 @@ export const HARDENED_RESOURCES = "lxd-hardened";
 /** Name of the stack policy. */
 export const NO_WEAKENING_PROFILE_IN_USE = "lxd-no-weakening-profile-in-use";
 
-/** Resource policy: instances, profiles and devices of the three providers against the hardening policy. */
+/** Resource policy: instances, profiles, devices, volumes, server settings and trust entries against the hardening policy. */
 export const hardenedResources: ResourceValidationPolicy = {
   name: HARDENED_RESOURCES,
   description:
-    "LXD and Incus instances, profiles and devices (pulumi-lxd-hardened, the Terraform LXD provider, the Incus provider) must not weaken confinement, " +
+    "LXD and Incus instances, profiles and devices (pulumi-lxd-hardened, the Terraform LXD provider, the Incus provider), custom storage volumes, " +
+    "server settings and trust store entries must not weaken confinement or the server's protection, " +
     "by the hardening policy of pulumi-lxd-hardened; classes of weakening this stack accepts are listed in optOuts.",
   enforcementLevel: "mandatory",
   severity: "high",

@@ -1,5 +1,6 @@
 /**
- * What the policy pack judges: an LXD (or Incus) instance, profile, project or device, read from a resource's
+ * What the policy pack judges: an LXD (or Incus) instance, profile, project or device, a custom storage volume, the
+ * server's own config or a trust store entry, read from a resource's
  * properties as the engine hands them to a policy, whichever provider declared it. Pure: loads only the policy
  * and the rules of this package (no @pulumi/pulumi, no @pulumi/policy, no REST client).
  *
@@ -12,12 +13,21 @@
  * | `pulumi-nodejs:dynamic/lxd:Profile` | profile | `name`, `project`, `config`, `devices` (map), `securityOptOuts` |
  * | `pulumi-nodejs:dynamic/lxd:PciDevice` | device | `instance`, `project`, `deviceName`, `kind`, `device` (the LXD properties, after check) |
  * | `pulumi-nodejs:dynamic/lxd:Project` | project | `name`, `config` |
+ * | `pulumi-nodejs:dynamic/lxd:InstanceDevice` | device | `instance`, `project`, `deviceName`, `device` (after check: `type` and the properties, bridged nic defaults filled in), else `type` and `properties`; `securityOptOuts` |
+ * | `pulumi-nodejs:dynamic/lxd:StorageVolume` | volume | `pool`, `name`, `project`, `config`, `securityOptOuts` |
+ * | `pulumi-nodejs:dynamic/lxd:ServerSettings` | server | `config` (the server config keys the stack manages), `securityOptOuts` |
+ * | `pulumi-nodejs:dynamic/lxd:TrustCertificate`, `pulumi-nodejs:dynamic/lxd:TrustToken` | trust | `name`, `restricted` (LXD's default when absent: false, the kinds' default: true), `securityOptOuts` |
  * | `lxd:index/instance:Instance` (and the older `lxd:index/container:Container`) | instance | `name`, `project`, `type`, `config`, `limits` (map: each key `k` is LXD's `limits.k`), `devices` (list of `{name, type, properties}`), `profiles`, `privileged` (old boolean: `security.privileged`) |
  * | `lxd:index/profile:Profile` | profile | `name`, `project`, `config`, `devices` (list) |
  * | `lxd:index/project:Project` | project | `name`, `config` |
+ * | `lxd:index/instanceDevice:InstanceDevice` | device | `instanceName`, `project`, `name`, `type`, `properties` |
+ * | `lxd:index/volume:Volume` (provider 2.x), `lxd:index/storageVolume:StorageVolume` (3.x) | volume | `pool`, `name`, `project`, `config` |
  * | `incus:index/instance:Instance` | instance | `name`, `project`, `type`, `config`, `devices` (list), `profiles` |
  * | `incus:index/profile:Profile` | profile | `name`, `project`, `config`, `devices` (list) |
  * | `incus:index/project:Project` | project | `name`, `config` |
+ *
+ * Not read (their tokens or the meaning of their properties were not checked): the Terraform LXD provider's
+ * TrustCertificate and TrustToken, and the Incus provider's volumes, devices and trust entries.
  *
  * Incus names `/dev/lxd` the guest API: its keys `security.guestapi` and `security.guestapi.*` are read as LXD's
  * `security.devlxd` and `security.devlxd.*` and named with their Incus names again in findings.
@@ -26,13 +36,24 @@
  * judges: what is known is judged, the rest waits for `pulumi up`.
  */
 import type { ConfigMap, DeviceMap } from "../provider/lxd";
-import { canOptOut, hardenedConfig, PREVIEW_UNKNOWN, WEAKENING_CLASSES, type Finding, type Nesting, type WeakeningClass } from "../provider/policy";
+import {
+  canOptOut, hardenedConfig, PREVIEW_UNKNOWN, SERVER_OPT_OUTS, TRUST_OPT_OUTS, WEAKENING_CLASSES,
+  type Finding, type Nesting, type ServerOptOut, type TrustOptOut, type WeakeningClass,
+} from "../provider/policy";
+import { keyFor } from "../provider/rules/server-keys";
 import { configValue } from "../provider/rules/values";
 
 /** Which provider declared the resource. */
 export type Family = "pulumi-lxd-hardened" | "terraform-lxd" | "incus";
-/** What the resource is, as LXD sees it. */
-export type SubjectKind = "instance" | "profile" | "project" | "device";
+/** What the resource is, as LXD sees it: `volume` is a custom storage volume, `server` the server's own config, `trust` a trust store entry. */
+export type SubjectKind = "instance" | "profile" | "project" | "device" | "volume" | "server" | "trust";
+
+/** Every class the pack can accept: the instance policy's weakening classes, then the server's and the trust store's. */
+export const PACK_CLASSES = [...WEAKENING_CLASSES, ...SERVER_OPT_OUTS, ...TRUST_OPT_OUTS] as const;
+/** A class the pack's `optOuts` (and a resource's `securityOptOuts`) can accept. */
+export type PackClass = WeakeningClass | ServerOptOut | TrustOptOut;
+/** True for a class in {@link PACK_CLASSES}. */
+export const isPackClass = (c: unknown): c is PackClass => typeof c === "string" && (canOptOut(c) || (SERVER_OPT_OUTS as readonly string[]).includes(c) || (TRUST_OPT_OUTS as readonly string[]).includes(c));
 
 /** The resource types the pack reads, by type token. */
 export const SUBJECT_TYPES: Readonly<Record<string, { family: Family; kind: SubjectKind }>> = {
@@ -40,26 +61,37 @@ export const SUBJECT_TYPES: Readonly<Record<string, { family: Family; kind: Subj
   "pulumi-nodejs:dynamic/lxd:Profile": { family: "pulumi-lxd-hardened", kind: "profile" },
   "pulumi-nodejs:dynamic/lxd:PciDevice": { family: "pulumi-lxd-hardened", kind: "device" },
   "pulumi-nodejs:dynamic/lxd:Project": { family: "pulumi-lxd-hardened", kind: "project" },
+  "pulumi-nodejs:dynamic/lxd:InstanceDevice": { family: "pulumi-lxd-hardened", kind: "device" },
+  "pulumi-nodejs:dynamic/lxd:StorageVolume": { family: "pulumi-lxd-hardened", kind: "volume" },
+  "pulumi-nodejs:dynamic/lxd:ServerSettings": { family: "pulumi-lxd-hardened", kind: "server" },
+  "pulumi-nodejs:dynamic/lxd:TrustCertificate": { family: "pulumi-lxd-hardened", kind: "trust" },
+  "pulumi-nodejs:dynamic/lxd:TrustToken": { family: "pulumi-lxd-hardened", kind: "trust" },
   "lxd:index/instance:Instance": { family: "terraform-lxd", kind: "instance" },
   "lxd:index/container:Container": { family: "terraform-lxd", kind: "instance" },
   "lxd:index/profile:Profile": { family: "terraform-lxd", kind: "profile" },
   "lxd:index/project:Project": { family: "terraform-lxd", kind: "project" },
+  "lxd:index/instanceDevice:InstanceDevice": { family: "terraform-lxd", kind: "device" },
+  "lxd:index/volume:Volume": { family: "terraform-lxd", kind: "volume" },
+  "lxd:index/storageVolume:StorageVolume": { family: "terraform-lxd", kind: "volume" },
   "incus:index/instance:Instance": { family: "incus", kind: "instance" },
   "incus:index/profile:Profile": { family: "incus", kind: "profile" },
   "incus:index/project:Project": { family: "incus", kind: "project" },
 };
 
-/** One instance, profile, project or device, in LXD's own key names. */
+/** One instance, profile, project, device, volume, server config or trust store entry, in LXD's own key names. */
 export interface Subject {
   family: Family;
   kind: SubjectKind;
-  /** The LXD name (`name`, else the resource name); for a device, `<instance>/<device name>`. */
+  /**
+   * The LXD name (`name`, else the resource name); for a device, `<instance>/<device name>`; for a volume,
+   * `<pool>/<volume name>`; for the server config, empty.
+   */
   name: string;
   /** The LXD project. Default `default`. */
   project: string;
   /** Instances: `container` (default) or `virtual-machine`. */
   type: "container" | "virtual-machine";
-  /** Config in LXD's key names (Incus keys translated); the preview unknown when not known as a whole. */
+  /** Config in LXD's key names (Incus keys translated); a volume's or the server's config; the preview unknown when not known as a whole. */
   config: ConfigMap;
   /** Devices by name; the preview unknown when not known as a whole. */
   devices: DeviceMap;
@@ -68,11 +100,14 @@ export interface Subject {
   /** This package's Instance: the `nesting` and `devLxd` inputs, which ask for `security.nesting` / `security.devlxd`. */
   nesting?: Nesting;
   devLxd?: boolean;
+  /** Trust store entries: `restricted` (a boolean, or the preview unknown). */
+  restricted?: boolean | string;
   /**
-   * This package's Instance and Profile: their `securityOptOuts` (the preview unknown counts as every class: the
+   * This package's resources that have `securityOptOuts` (Instance, Profile, InstanceDevice, StorageVolume,
+   * ServerSettings, TrustCertificate, TrustToken): those classes (the preview unknown counts as every class: the
    * pack's own opt-outs still bound them). Absent for resources that have no such input.
    */
-  ownOptOuts?: readonly WeakeningClass[];
+  ownOptOuts?: readonly PackClass[];
   /**
    * This package's Instance: true when `props` are the provider's checked inputs (what the engine passes when the
    * provider's check passed), whose config already holds the hardened defaults, so that a hardened key missing from
@@ -157,13 +192,13 @@ function deviceList(v: unknown): DeviceMap {
   return out;
 }
 
-/** Incus key → LXD key (`security.guestapi*` → `security.devlxd*`). */
+/** Incus key → LXD key (`security.guestapi*` → `security.devlxd*`; provider/rules/server-keys.ts). */
 export function fromIncusKey(key: string): string {
-  return key === "security.guestapi" || key.startsWith("security.guestapi.") ? `security.devlxd${key.slice("security.guestapi".length)}` : key;
+  return keyFor("lxd", key);
 }
-/** LXD key → Incus key (`security.devlxd*` → `security.guestapi*`). */
+/** LXD key → Incus key (`security.devlxd*` → `security.guestapi*`; provider/rules/server-keys.ts). */
 export function toIncusKey(key: string): string {
-  return key === "security.devlxd" || key.startsWith("security.devlxd.") ? `security.guestapi${key.slice("security.devlxd".length)}` : key;
+  return keyFor("incus", key);
 }
 
 /** A finding's key (`config.<key>`, `devices.<name>`, …) in the resource's own key names. */
@@ -172,8 +207,10 @@ export function keyIn(family: Family, findingKey: string): string {
   return `config.${toIncusKey(findingKey.slice("config.".length))}`;
 }
 
-function translated(config: ConfigMap, family: Family): ConfigMap {
-  if (family !== "incus" || isUnknown(config)) return config;
+// This package's own resources may be on Incus too (their state then holds security.guestapi): every family is read
+// in LXD's names, which no LXD config contradicts (LXD has no security.guestapi key).
+function translated(config: ConfigMap, _family: Family): ConfigMap {
+  if (isUnknown(config)) return config;
   return Object.fromEntries(Object.entries(config).map(([k, v]) => [fromIncusKey(k), v]));
 }
 
@@ -183,9 +220,9 @@ function stringList(v: unknown, dflt: string[]): string[] {
   return v.map((x) => (typeof x === "string" ? x : PREVIEW_UNKNOWN));
 }
 
-function optOuts(v: unknown): readonly WeakeningClass[] {
-  if (isUnknown(v) || (Array.isArray(v) && v.some(isUnknown))) return WEAKENING_CLASSES;
-  return Array.isArray(v) ? v.filter((c): c is WeakeningClass => typeof c === "string" && canOptOut(c)) : [];
+function optOuts(v: unknown): readonly PackClass[] {
+  if (isUnknown(v) || (Array.isArray(v) && v.some(isUnknown))) return PACK_CLASSES;
+  return Array.isArray(v) ? v.filter(isPackClass) : [];
 }
 
 const text = (v: unknown, dflt: string) => (typeof v === "string" && v !== "" ? v : dflt);
@@ -205,13 +242,34 @@ export function subjectOf(type: string, props: Record<string, unknown>, resource
   const base: Pick<Subject, "family" | "kind" | "project" | "type" | "profiles"> = {
     family: t.family, kind: t.kind, project, type: p.type === "virtual-machine" ? "virtual-machine" : "container", profiles: [],
   };
+  if (t.kind === "volume") {
+    const own = t.family === "pulumi-lxd-hardened" ? { ownOptOuts: optOuts(p.securityOptOuts) } : {};
+    return { ...base, ...own, name: `${text(p.pool, "?")}/${name}`, config: configMap(p.config), devices: {} };
+  }
+  if (t.kind === "server") return { ...base, ownOptOuts: optOuts(p.securityOptOuts), name: "", config: configMap(p.config), devices: {} };
+  if (t.kind === "trust") {
+    // The kinds default `restricted` to true; an entry that says nothing is restricted (their check fills it in).
+    const restricted = isUnknown(p.restricted) ? PREVIEW_UNKNOWN : p.restricted === false || p.restricted === "false" ? false : true;
+    return { ...base, ownOptOuts: optOuts(p.securityOptOuts), name, config: {}, devices: {}, restricted };
+  }
+  if (t.kind === "device" && t.family === "terraform-lxd") {
+    // The Terraform LXD provider's InstanceDevice: `instanceName`, `name`, `type`, `properties`.
+    const props = configMap(p.properties);
+    const type = scalar(p.type);
+    const deviceName = text(p.name, resourceName);
+    const device = isUnknown(props) ? props : { ...props, ...(type !== undefined ? { type } : {}) };
+    return { ...base, name: `${text(p.instanceName, "?")}/${deviceName}`, config: {}, devices: { [deviceName]: device } };
+  }
   if (t.family === "pulumi-lxd-hardened") {
     if (t.kind === "device") {
-      const device = configMap(p.device);
-      const kind = scalar(p.kind);
+      // PciDevice: `kind` and `device`. InstanceDevice: `device` after its check, else `type` and `properties`, and `securityOptOuts`.
+      const checkedDevice = p.device !== undefined && p.device !== null;
+      const device = configMap(checkedDevice ? p.device : p.properties);
+      const kind = scalar(p.kind ?? p.type);
       const props: Record<string, string> = isUnknown(device) ? device : { ...(kind !== undefined ? { type: kind } : {}), ...device };
       const deviceName = text(p.deviceName, resourceName);
-      return { ...base, name: `${text(p.instance, "?")}/${deviceName}`, config: {}, devices: { [deviceName]: props } };
+      const own = type === "pulumi-nodejs:dynamic/lxd:InstanceDevice" ? { ownOptOuts: optOuts(p.securityOptOuts) } : {};
+      return { ...base, ...own, name: `${text(p.instance, "?")}/${deviceName}`, config: {}, devices: { [deviceName]: props } };
     }
     const own = { ownOptOuts: optOuts(p.securityOptOuts) };
     if (t.kind === "instance") {

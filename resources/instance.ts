@@ -65,7 +65,13 @@ export interface InstanceArgs {
    * the size, would shrink the id map: refused unless `replaceOnIdmapShrink`.
    */
   nesting?: pulumi.Input<Nesting>;
-  /** Expose `/dev/lxd` (`security.devlxd`). Default false. Setting `security.devlxd` in config instead is refused. */
+  /**
+   * Expose the guest API: `/dev/lxd` on LXD (`security.devlxd`), `/dev/incus` on Incus (`security.guestapi`); the
+   * key of the server the instance is on is written. Default false. Setting either key in config instead is
+   * refused (class `devlxd`). In place.
+   */
+  guestApi?: pulumi.Input<boolean>;
+  /** The old name of {@link guestApi} (kept as an alias; when both are given they must agree). */
   devLxd?: pulumi.Input<boolean>;
   /**
    * Set the default limits (`limits.cpu=1`, `limits.memory=1GiB`, `limits.processes=2000`) on the instance.
@@ -168,7 +174,7 @@ export class Instance extends pulumi.dynamic.Resource {
       "lxd",
       "Instance",
     );
-    warnWeakened(this, args.config, args.devices, args.securityOptOuts, { nesting: args.nesting, devLxd: args.devLxd });
+    warnWeakened(this, args.config, args.devices, args.securityOptOuts, { nesting: args.nesting, devLxd: args.guestApi ?? args.devLxd });
   }
 }
 

@@ -10,8 +10,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-  DEFAULT_LIMITS, HARMLESS_LXC_KEYS, KERNEL_LIMIT_BOUNDS, MULTI_LINE_KEYS, PROTECTED_HOST_PATHS, REFUSED_CLASSES, WEAKENING_CLASSES,
-  hardenedConfig, idmapSizeFor, policyRows, type Nesting,
+  DEFAULT_LIMITS, HARMLESS_LXC_KEYS, KERNEL_LIMIT_BOUNDS, MULTI_LINE_KEYS, PROTECTED_HOST_PATHS, REFUSED_CLASSES, SERVER_OPT_OUTS, TRUST_OPT_OUTS,
+  WEAKENING_CLASSES, hardenedConfig, idmapSizeFor, policyRows, type Nesting,
 } from "../provider/policy";
 
 /** Where the page lives, relative to the repository root. */
@@ -34,7 +34,9 @@ function table(head: string[], rows: string[][]): string[] {
 /** The whole page, as `npm run docs:policy` writes it. */
 export function renderPolicyDoc(): string {
   const rows = policyRows();
-  const classes = [...WEAKENING_CLASSES, ...REFUSED_CLASSES];
+  const classes = [...WEAKENING_CLASSES, ...SERVER_OPT_OUTS, ...TRUST_OPT_OUTS, ...REFUSED_CLASSES];
+  /** Where a class is opted out of: the resources named by its rows, in order, without repeats. */
+  const optOutIn = (c: string) => [...new Set(rows.filter((r) => r.class === c && r.optOutIn).flatMap((r) => r.optOutIn!.split(", ")))];
   const container = hardenedConfig({ type: "container" });
   const vm = hardenedConfig({ type: "virtual-machine" });
   const nestings: [string, Nesting | undefined][] = [
@@ -61,7 +63,11 @@ export function renderPolicyDoc(): string {
     "An instance is judged with the profiles it names laid under its own config (read from LXD before every",
     "create, update and adopt), so a weakening that comes from a profile is refused on the instance too.",
     "A `StorageVolume`'s config is judged by the same config rows (`security.shifted`, `security.unmapped`), and an",
-    "`InstanceDevice` by the device rows, each with its own `securityOptOuts`.",
+    "`InstanceDevice` by the device rows (its bridged `nic` gets the same spoofing-filter defaults first), each with its",
+    "own `securityOptOuts`. The server's own config (`ServerSettings`) and its trust store (`TrustCertificate`,",
+    "`TrustToken`) are judged by the rows `on: server config` and `on: trust` of the same table, with their classes",
+    "(`wildcard-bind`, `trust-password`, `unrestricted`) opted out of in those resources' `securityOptOuts`; an accepted",
+    "one is listed in their `warnings` output.",
     "",
     "The same table is available as plain data from `policyRows()` (`provider/policy/table.ts`), which this page",
     "is generated from; the package exports `assess(config, devices, options)`, which judges one config and its",
@@ -70,8 +76,8 @@ export function renderPolicyDoc(): string {
     "## Classes",
     "",
     ...table(
-      ["class", "can be opted out", "rows"],
-      classes.map((c) => [code(c), (WEAKENING_CLASSES as readonly string[]).includes(c) ? "yes" : "no, always refused", String(rows.filter((r) => r.class === c).length)]),
+      ["class", "can be opted out (in the `securityOptOuts` of)", "rows"],
+      classes.map((c) => [code(c), optOutIn(c).length ? `yes (${optOutIn(c).join(", ")})` : "no, always refused", String(rows.filter((r) => r.class === c).length)]),
     ),
     "",
     "```ts",
@@ -94,7 +100,8 @@ export function renderPolicyDoc(): string {
     `Without \`nesting\`, \`security.idmap.size\` is left unset: LXD gives an isolated map ${idmapSizeFor()} ids, and a`,
     "restricted project refuses the key as a low-level one. A virtual machine gets only",
     `${Object.keys(vm).map(code).join(", ")}. \`defaultLimits: false\` leaves out ${Object.keys(DEFAULT_LIMITS).map(code).join(", ")};`,
-    "`devLxd: true` sets `security.devlxd=true`.",
+    "`guestApi: true` (alias `devLxd`) sets `security.devlxd=true`; on Incus the guest API key is `security.guestapi`",
+    "(the server's spelling is written: provider/rules/server-keys.ts).",
     "",
     "### Nesting and the idmap size (`idmapSizeFor()`)",
     "",
@@ -106,13 +113,14 @@ export function renderPolicyDoc(): string {
     "",
     "Rows are tried top to bottom. `on` is what a row looks at: a `config` key (a `*` matches any rest of the key;",
     "`when` says which values are findings),",
-    "one line of `raw.lxc` (the first row whose key matches the line decides), or a `device`. `hardened` is the",
-    "value the hardened defaults set for that key: an empty value for such a key unsets it in LXD, so it is a",
-    "finding of the row's class too.",
+    "one line of `raw.lxc` (the first row whose key matches the line decides), a `device`, a `server config` key of",
+    "`ServerSettings` (an unset or empty key is never a finding there), or an input of a `trust` store entry",
+    "(`TrustCertificate`, `TrustToken`). `hardened` is the value the hardened defaults set for that key: an empty",
+    "value for such a key unsets it in LXD, so it is a finding of the row's class too.",
     "",
     ...table(
       ["on", "rule", "class", "when", "why", "hardened"],
-      rows.map((r) => [r.on, code(r.rule), code(r.class) + (r.optOut ? "" : " (always refused)"), r.on === "config" ? r.when : "", r.reason, r.hardened ?? ""]),
+      rows.map((r) => [r.on, code(r.rule), code(r.class) + (r.optOut ? "" : " (always refused)"), r.on === "raw.lxc" || r.on === "device" ? "" : r.when, r.reason, r.hardened ?? ""]),
     ),
     "",
     "## Details the rows refer to",

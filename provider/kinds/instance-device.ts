@@ -17,7 +17,10 @@
  * Policy: the device is judged by the hardening policy's device rows (`judgeDevice`): a finding (a host device,
  * a disk of a protected host path, `shift=true`, …) is refused at check unless its class is in `securityOptOuts`;
  * accepted ones are listed in `weakened`. A `disk` with `pool` + `source` mounts a custom volume of that pool
- * (see StorageVolume).
+ * (see StorageVolume). A bridged `nic` (nictype bridged, or a `network` that is a managed bridge) gets the same
+ * safe defaults as on an Instance or Profile, filled in at check before it is judged: `security.mac_filtering=true`,
+ * and the IPv4/IPv6 filters when the managed bridge has such addresses (provider/policy/nic.ts); switching one
+ * off is a finding of class `network`.
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
@@ -30,6 +33,7 @@ import { DEVICE_NAME, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { containsUnknown, DEVICE_OWNER_PREFIX, normalizeConfig, sameJson, stripUndefined } from "../rules/values";
 import { checkWith } from "../kit/check";
+import { withNicDefaults } from "../kit/nic-defaults";
 import type { Accepted, Kind, KindCheck, CheckContext } from "../kit/contract";
 import { lxdSays } from "../kit/errors";
 
@@ -250,7 +254,7 @@ export const instanceDeviceKind = deviceKind<InstanceDeviceInputs, InstanceDevic
   outputKeys: ["resolvedInstanceType", "ownerKey", "weakened"],
   diffKeys: ["securityOptOuts"],
 
-  async check(news) {
+  async check(news, { olds, open }) {
     const { value, failures } = checkWith(instanceDeviceSchema(), news);
     if (!value) return { failures };
     if (value.properties.type !== undefined) {
@@ -261,8 +265,10 @@ export const instanceDeviceKind = deviceKind<InstanceDeviceInputs, InstanceDevic
     }
     if (failures.length) return { failures };
     if (Object.keys(news).some((k) => !k.startsWith("__") && containsUnknown(news[k]))) return { failures: [] }; // preview with unknowns: nothing more to say yet
-    const properties = normalizeConfig(value.properties);
-    const device = { type: value.type, ...properties };
+    // A bridged nic gets LXD's spoofing filters unless the user sets them, as on an Instance or Profile (provider/policy/nic.ts).
+    const old = olds.deviceName === value.deviceName && olds.device && typeof olds.device === "object" ? { [value.deviceName]: olds.device as Record<string, string> } : undefined;
+    const device = (await withNicDefaults({ [value.deviceName]: { type: value.type, ...normalizeConfig(value.properties) } }, old, open))[value.deviceName];
+    const { type: _type, ...properties } = device;
     for (const f of applyOptOuts(judgeDevice(value.deviceName, device), value.securityOptOuts).refused) {
       failures.push({ property: f.class === "injection" ? "properties" : "type", reason: refusalMessage(f) });
     }

@@ -16,7 +16,7 @@ import { z } from "zod";
 import {
   createInstance, deleteInstance, getInstance, getProfile, getProject, hostHasAppArmor, isBrokenInstance, isConflict, isNotFound, isPreconditionFailed, isTransportError,
   isRunningStatus, renameInstance, resolveImageFingerprint, startInstance, stopInstance, updateInstance,
-  type ConfigMap, type DeviceMap, type Instance as LxdInstance, type InstanceSource, type LxdClient, type Profile as LxdProfile,
+  type ConfigMap, type DeviceMap, type Instance as LxdInstance, type InstanceSource, type LxdClient, type Profile as LxdProfile, type ServerKind,
 } from "../lxd";
 import {
   applyOptOuts, assess, DEFAULT_LIMITS, hardenedConfig, isTrue, judgeEffective, refusalMessage, securityReport, WEAKENING_CLASSES,
@@ -24,6 +24,8 @@ import {
 } from "../policy";
 import { CONFIG_KEY, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
+import { configFor } from "../rules/server-keys";
+import { serverKindAtCheck } from "../kit/server-kind";
 import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, sameJson, splitOwnership, UNKNOWN } from "../rules/values";
 import { checkWith } from "../kit/check";
 import { withNicDefaults } from "../kit/nic-defaults";
@@ -62,6 +64,9 @@ export interface InstanceInputs extends PlacementInputs {
   description: string;
   running: boolean;
   nesting?: Nesting;
+  /** The guest API input as given (the neutral name of `devLxd`); after check `devLxd` holds the effective value. */
+  guestApi?: boolean;
+  /** Expose the guest API (`/dev/lxd` on LXD, `/dev/incus` on Incus): `guestApi ?? devLxd ?? false`. */
   devLxd: boolean;
   defaultLimits: boolean;
   securityOptOuts: WeakeningClass[];
@@ -141,7 +146,8 @@ function schema() {
         })
         .strict()
         .optional(),
-      devLxd: z.boolean().default(false),
+      devLxd: z.boolean().optional(),
+      guestApi: z.boolean().optional(),
       defaultLimits: z.boolean().default(true),
       securityOptOuts: z.array(z.enum(WEAKENING_CLASSES)).default([]),
       timeouts: z
@@ -161,8 +167,9 @@ function schema() {
 }
 
 /** The desired instance-local config: hardened defaults, then the user's config over them ("" values are refused by the policy first). */
-function desiredConfig(i: { type: InstanceInputs["type"]; nesting?: Nesting; devLxd: boolean; defaultLimits: boolean; config: ConfigMap }): ConfigMap {
-  return dropEmpty({ ...hardenedConfig(i), ...i.config });
+function desiredConfig(i: { type: InstanceInputs["type"]; nesting?: Nesting; devLxd: boolean; defaultLimits: boolean; config: ConfigMap }, server?: ServerKind): ConfigMap {
+  // The guest API key in the server's spelling (security.devlxd on LXD, security.guestapi on Incus), the user's too.
+  return dropEmpty({ ...hardenedConfig({ ...i, server }), ...(server ? configFor(server, i.config) : i.config) });
 }
 
 const DEFAULT_WAIT = 600;
@@ -342,10 +349,17 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
     if (!value) return { failures };
     // During preview some inputs may be unknown: judge and normalise what is known, carry the rest.
     const unknown = (...keys: string[]) => keys.some((k) => unknownKeys.includes(k));
+    // guestApi is the neutral name of devLxd (kept as an alias); the effective value lives in devLxd.
+    if (value.guestApi !== undefined && value.devLxd !== undefined && value.guestApi !== value.devLxd && !unknown("guestApi", "devLxd")) {
+      failures.push({ property: "guestApi", reason: `guestApi must equal devLxd (its old name) when both are given, but ${value.guestApi} and ${value.devLxd} were provided` });
+    }
+    value.devLxd = (unknown("guestApi") ? value.devLxd : value.guestApi) ?? value.devLxd ?? false;
+    const server = await serverKindAtCheck(open, unknown("connection") || containsUnknown([value.connection]));
+    if (server.failure) failures.push(server.failure);
     const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
     // Bridged nics get LXD's spoofing filters unless the user sets them (provider/policy/nic.ts).
     const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : await withNicDefaults(normalizeDevices(value.devices), olds.devices, open);
-    if (!unknown("config", "devices", "securityOptOuts", "nesting", "devLxd")) {
+    if (!unknown("config", "devices", "securityOptOuts", "nesting", "devLxd", "guestApi")) {
       const { refused } = applyOptOuts(assess(config, devices, { nesting: value.nesting, devLxd: value.devLxd }), value.securityOptOuts);
       for (const f of refused) failures.push({ property: propertyOf(f), reason: refusalMessage(f) });
     }
@@ -368,7 +382,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       failures.push({ property: "running", reason: "running must be true for an ephemeral instance: LXD deletes an ephemeral instance when it stops, so a stopped one cannot be kept" });
     }
     if (failures.length) return { failures };
-    const desired = unknown("config", "type", "nesting", "devLxd", "defaultLimits") ? (UNKNOWN as never as ConfigMap) : desiredConfig({ ...value, config });
+    const desired = unknown("config", "type", "nesting", "devLxd", "guestApi", "defaultLimits") ? (UNKNOWN as never as ConfigMap) : desiredConfig({ ...value, devLxd: value.devLxd ?? false, config }, server.kind);
     // C18: an isolated id map that shrinks would hand files owned by ids above the new size to real host ids.
     const before = isolatedIdmapSize(olds.config as ConfigMap | undefined);
     const after = desired === (UNKNOWN as never) ? before : isolatedIdmapSize(desired);

@@ -17,7 +17,9 @@ import {
 import { applyOptOuts, assess, refusalMessage, securityReport, WEAKENING_CLASSES, type Finding, type SecurityReport, type WeakeningClass } from "../policy";
 import { CONFIG_KEY, nameSchema, normalizeProject, PROFILE_NAME, projectSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
-import { dropEmpty, normalizeConfig, normalizeDevices, UNKNOWN, userConfig } from "../rules/values";
+import { configFor } from "../rules/server-keys";
+import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, UNKNOWN, userConfig } from "../rules/values";
+import { serverKindAtCheck } from "../kit/server-kind";
 import { checkWith } from "../kit/check";
 import { withNicDefaults } from "../kit/nic-defaults";
 import type { Kind } from "../kit/contract";
@@ -128,7 +130,11 @@ export const profileKind: Kind<ProfileInputs, ProfileOutputs> = {
     const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { failures };
     const unknown = (k: string) => unknownKeys.includes(k);
-    const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
+    // The guest API keys in the server's spelling (security.devlxd on LXD, security.guestapi on Incus).
+    const server = await serverKindAtCheck(open, unknown("connection") || containsUnknown([value.connection]));
+    if (server.failure) failures.push(server.failure);
+    const given = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
+    const config = unknown("config") || !server.kind ? given : configFor(server.kind, given);
     // Bridged nics get LXD's spoofing filters unless the user sets them (provider/policy/nic.ts).
     const devices = unknown("devices") ? (UNKNOWN as never as DeviceMap) : await withNicDefaults(normalizeDevices(value.devices), olds.devices, open);
     if (!unknown("config") && !unknown("devices") && !unknown("securityOptOuts")) {

@@ -8,7 +8,8 @@
  * /1.0/operations/{id}: LXD holds a token as a pending operation of class `token`, `Running` until the token is
  * used, cancelled or expires (`core.remote_token_expiry`), then `Cancelled` for a while, then gone.
  *
- * Every input forces replacement (a token cannot be changed, only revoked and issued again). The id is the
+ * `name`, `restricted` and `projects` (and the server) force replacement (a token cannot be changed, only revoked
+ * and issued again); `securityOptOuts` is updated in place (no LXD call, the token is kept). The id is the
  * operation's id. Read reports the resource gone once the token was used, revoked or expired: the next `up`
  * issues a new one. Delete revokes a pending token (cancels its operation).
  *

@@ -4,15 +4,20 @@
  *
  * | source        | keys                                                                                       |
  * |---------------|--------------------------------------------------------------------------------------------|
- * | resource      | `connection: {socketPath | remote | url, clientCert, clientKeyFile, serverFingerprint | serverCa}` |
- * | stack config  | `lxd:url`, `lxd:clientCert`, `lxd:clientKey` (secret), `lxd:serverFingerprint`, `lxd:serverCa`, `lxd:socketPath`, `lxd:remotes` |
- * | environment   | `LXD_URL`, `LXD_CLIENT_CERT`, `LXD_CLIENT_KEY`, `LXD_SERVER_FINGERPRINT`, `LXD_SERVER_CA` (PEM text or a file path), `LXD_SOCKET`, `LXD_DIR` |
+ * | resource      | `connection: {socketPath | remote | url, server, clientCert, clientKeyFile, serverFingerprint | serverCa}` |
+ * | stack config  | `lxd:url`, `lxd:clientCert`, `lxd:clientKey` (secret), `lxd:serverFingerprint`, `lxd:serverCa`, `lxd:socketPath`, `lxd:server`, `lxd:remotes` |
+ * | environment   | `LXD_URL`, `LXD_CLIENT_CERT`, `LXD_CLIENT_KEY`, `LXD_SERVER_FINGERPRINT`, `LXD_SERVER_CA` (PEM text or a file path), `LXD_SOCKET`, `LXD_DIR`; for Incus's local socket `INCUS_SOCKET`, `INCUS_DIR` |
+ *
+ * `server` (`"lxd"` | `"incus"`) names the daemon a connection must reach: without a socket path or URL it picks
+ * that server's local socket, and the client checks it against GET /1.0 `environment.server` before anything else.
+ * A resource's `connection` without `server` (and without `remote`, `url`, `socketPath`) takes stack config
+ * `lxd:server`, so one stack config line moves every resource of a stack to the local Incus.
  *
  * Credentials are read where the provider runs and never captured in the serialized provider.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { findLocalSocket, LxdClient, type LxdConnection } from "../lxd";
+import { findLocalSocket, LxdClient, type LxdConnection, type ServerKind } from "../lxd";
 import type { ConnectionArgs } from "../rules/connection";
 
 /** Stack config as the dynamic-provider host hands it to `configure`. */
@@ -53,8 +58,38 @@ function namedRemote(name: string, config?: ProviderConfig): Record<string, stri
   return remotesOf(config)[name];
 }
 
+/**
+ * The server kind a connection names: its own `server`, a named remote's `server`, else (for a connection that
+ * names no socket, URL or remote) stack config `lxd:server`.
+ * @throws Error when stack config `lxd:server` is neither `lxd` nor `incus`.
+ */
+export function namedServerKind(input: ConnectionArgs | undefined, config?: ProviderConfig): ServerKind | undefined {
+  if (input?.server) return input.server;
+  if (input?.remote) {
+    const r = remotesOf(config)[input.remote]?.server;
+    if (r === "lxd" || r === "incus") return r;
+  }
+  if (input?.socketPath || input?.url || input?.remote) return undefined;
+  const fromConfig = config?.get("lxd:server");
+  if (fromConfig === undefined || fromConfig === "") return undefined;
+  if (fromConfig !== "lxd" && fromConfig !== "incus") throw new Error(`stack config lxd:server must be "lxd" or "incus", but "${fromConfig}" was provided`);
+  return fromConfig;
+}
+
+function withoutServer(input: ConnectionArgs | undefined): ConnectionArgs | undefined {
+  if (!input) return input;
+  const { server: _s, ...rest } = input;
+  return rest;
+}
+
 /** Resolves the effective connection for a resource (input, then stack config, then environment, then local socket). */
 export function resolveConnection(input: ConnectionArgs | undefined, config?: ProviderConfig, env: NodeJS.ProcessEnv = process.env): LxdConnection {
+  const server = namedServerKind(input, config);
+  const conn = resolveEndpoint(withoutServer(input), config, env);
+  return server ? { ...conn, server } : conn;
+}
+
+function resolveEndpoint(input: ConnectionArgs | undefined, config: ProviderConfig | undefined, env: NodeJS.ProcessEnv): LxdConnection {
   if (input && Object.keys(input).length > 0) {
     const base = input.remote ? namedRemote(input.remote, config) : {};
     const pick = (k: keyof ConnectionArgs) => (input[k] as string | undefined) ?? base[k];
@@ -107,6 +142,13 @@ function canonicalSocket(p: string): string {
  * counts as its URL when stack config has it. Used by diff: only another server forces replacement.
  */
 export function serverIdentity(input: ConnectionArgs | undefined, config?: ProviderConfig, env: NodeJS.ProcessEnv = process.env): string {
+  let kind: ServerKind | undefined;
+  try {
+    kind = namedServerKind(input, config);
+  } catch {
+    kind = undefined;
+  }
+  input = withoutServer(input);
   let url = input?.url;
   let socketPath = input?.socketPath;
   if (input?.remote) {
@@ -120,7 +162,7 @@ export function serverIdentity(input: ConnectionArgs | undefined, config?: Provi
     socketPath = config?.get("lxd:socketPath");
   }
   if (url) return canonicalUrl(url);
-  return `unix:${canonicalSocket(socketPath ?? findLocalSocket(env))}`;
+  return `unix:${canonicalSocket(socketPath ?? findLocalSocket(env, kind))}`;
 }
 
 const clients = new Map<string, LxdClient>();
@@ -131,7 +173,7 @@ const clients = new Map<string, LxdClient>();
  */
 export function clientFor(input: ConnectionArgs | undefined, config?: ProviderConfig): LxdClient {
   const conn = resolveConnection(input, config);
-  const key = JSON.stringify([conn.socketPath, conn.url, conn.clientCert, conn.clientKey, conn.serverFingerprint, conn.serverCa]);
+  const key = JSON.stringify([conn.socketPath, conn.url, conn.server, conn.clientCert, conn.clientKey, conn.serverFingerprint, conn.serverCa]);
   let c = clients.get(key);
   if (!c) {
     c = new LxdClient(conn);

@@ -5,8 +5,8 @@
  * their own files. No Pulumi imports here.
  */
 import type { Dispatcher } from "undici";
-import { LxdError } from "./errors";
-import { openTransport, transportError, type LxdConnection, type Transport } from "./transport";
+import { LxdError, ServerMismatchError } from "./errors";
+import { openTransport, transportError, type LxdConnection, type ServerKind, type Transport } from "./transport";
 import type { Operation, Server } from "./types";
 
 /** LXD's response envelope. */
@@ -96,6 +96,48 @@ export class LxdClient {
     return this.serverCache;
   }
 
+  /**
+   * Which daemon answers, from GET /1.0 `environment.server` (never from the socket path or URL): `"lxd"` or
+   * `"incus"`; a server that does not say is LXD. Cached with {@link server}.
+   * @throws ServerMismatchError when the connection names another server kind.
+   */
+  async serverKind(): Promise<ServerKind> {
+    await this.verifyServerKind();
+    const said = (await this.server()).environment?.server ?? "lxd";
+    return said === "incus" ? "incus" : "lxd";
+  }
+
+  /**
+   * When the connection names a server kind: checks it once against GET /1.0 `environment.server`.
+   * @throws ServerMismatchError when another kind answers.
+   */
+  private verified?: Promise<void>;
+  private verifyServerKind(): Promise<void> {
+    const expected = this.connection.server;
+    if (!expected) return Promise.resolve();
+    if (!this.verified) {
+      const pending = this.server().then((s) => {
+        const actual = s.environment?.server ?? "lxd";
+        if (actual !== expected) throw new ServerMismatchError(expected, actual, this.endpoint);
+      });
+      this.verified = pending;
+      pending.catch((err) => {
+        // A transport failure is retried on the next call; a mismatch stays.
+        if (!(err instanceof ServerMismatchError) && this.verified === pending) this.verified = undefined;
+      });
+    }
+    return this.verified;
+  }
+
+  /**
+   * The name of one of the server's own request headers: LXD spells them `X-LXD-<name>`, Incus `X-Incus-<name>`
+   * (image import `public`, file push `uid`/`gid`/`mode`/`type`/`write`, …); a header of the other spelling is
+   * ignored silently. Asks GET /1.0 once (cached).
+   */
+  async serverHeader(name: string): Promise<string> {
+    return `x-${await this.serverKind()}-${name}`;
+  }
+
   /** True when the server lists API extension `name`. */
   async hasExtension(name: string): Promise<boolean> {
     return (await this.server()).api_extensions.includes(name);
@@ -118,6 +160,7 @@ export class LxdClient {
    * @throws LxdError — status 0 for transport failures, LXD's status otherwise.
    */
   async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<LxdResponse<T>> {
+    if (this.connection.server && !(method === "GET" && path === "/1.0")) await this.verifyServerKind();
     const fullPath = withQuery(path, opts);
     const headers: Record<string, string> = { ...opts.headers };
     let body: Dispatcher.DispatchOptions["body"];
@@ -153,8 +196,10 @@ export class LxdClient {
     } catch {
       throw new LxdError({ status, lxdMessage: text.slice(0, 500), method, path: fullPath });
     }
+    // The body's `type` decides, not only the HTTP status: Incus answers a wait on a failed operation with
+    // HTTP 200 and `{"type": "error", "error_code": 500, "error": "…"}` (LXD: a sync operation with status Failure).
     if (env.type === "error" || status >= 400) {
-      throw new LxdError({ status: env.error_code || status, lxdMessage: env.error ?? text.slice(0, 500), method, path: fullPath });
+      throw new LxdError({ status: env.error_code || (status >= 400 ? status : 500), lxdMessage: env.error ?? text.slice(0, 500), method, path: fullPath });
     }
     if (env.type === "async") {
       const op = env.metadata as Operation;
@@ -226,8 +271,13 @@ export class LxdClient {
       try {
         op = (await this.request<Operation>("GET", path, { query: { timeout: String(slice) }, project: opts.project })).metadata;
       } catch (err) {
-        // LXD answers a wait that ran out with an error; it is not the operation failing.
-        if (!(err instanceof LxdError && !err.isTransport && /deadline|timeout/i.test(err.lxdMessage))) throw err;
+        if (!(err instanceof LxdError) || err.isTransport) throw err;
+        // LXD answers a wait that ran out with an error; it is not the operation failing. Any other error
+        // envelope from /wait is the operation's own failure (Incus: HTTP 200, `type: "error"`).
+        if (err.status === 404) throw err;
+        if (!/deadline|timeout/i.test(err.lxdMessage)) {
+          throw new LxdError({ status: err.status, lxdMessage: err.lxdMessage, method: "GET", path, message: `LXD operation ${id} failed: ${err.lxdMessage}`, cause: err });
+        }
         op = (await this.request<Operation>("GET", `/1.0/operations/${encodeURIComponent(id)}`, { project: opts.project })).metadata;
       }
       if (op.status_code >= 400 || op.status === "Failure" || op.status === "Cancelled") {

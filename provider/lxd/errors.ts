@@ -40,20 +40,36 @@ function describe(a: { status: number; lxdMessage: string; method: string; path:
   return `LXD ${a.method} ${a.path} failed (${a.status}): ${a.lxdMessage}`;
 }
 
+/**
+ * The server at the other end is not the kind the connection names (`server: "incus"` reaching LXD, or the
+ * reverse), as GET /1.0 `environment.server` says. Raised before any other request is sent.
+ */
+export class ServerMismatchError extends Error {
+  override readonly name = "ServerMismatchError";
+  constructor(readonly expected: string, readonly actual: string, readonly endpoint: string) {
+    super(
+      `connection.server is "${expected}", but the server at ${endpoint} is ${actual === "incus" ? "Incus" : actual === "lxd" ? "LXD" : `"${actual}"`} ` +
+        `(GET /1.0 environment.server = "${actual}"): point the connection at ${expected === "incus" ? "Incus" : "LXD"}'s socket or URL, or name server "${actual}"`,
+    );
+  }
+}
+
 /** True for "the object does not exist" (HTTP 404). */
 export function isNotFound(err: unknown): err is LxdError {
   return err instanceof LxdError && err.status === 404;
 }
 
 /**
- * True for "the name is taken": HTTP 409 Conflict, or LXD's "already exists" text with another status.
+ * True for "the name is taken": HTTP 409 Conflict, or the server's "already exists" text with another status.
  * LXD 5.0.2 answers a duplicate profile with 500 ("The profile already exists") and fails a duplicate
  * instance's creation operation with 400 ('This "instances" entry already exists'); only projects get 409.
+ * Incus 6.0 answers a duplicate project with 500 and its database's words ('Failed to create "projects" entry:
+ * UNIQUE constraint failed: projects.name'), and fails a duplicate instance's operation with 500.
  */
 export function isConflict(err: unknown): err is LxdError {
   // On a cluster, the per-member create (`?target=`) of a pool or network that exists already answers 500
   // `Storage pool is not in pending state` / `Network is not in pending state` (LXD 5.0.2).
-  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b|\bis not in pending state\b/i.test(err.lxdMessage)));
+  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b|\bUNIQUE constraint failed\b|\bis not in pending state\b/i.test(err.lxdMessage)));
 }
 
 /** True for a stale ETag on an `If-Match` write (HTTP 412 Precondition Failed). */

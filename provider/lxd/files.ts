@@ -38,12 +38,13 @@ const filesPath = (instance: string) => `/1.0/instances/${encodeURIComponent(ins
  */
 export async function getInstanceFile(lxd: LxdClient, instance: string, path: string, scope: Scope = {}): Promise<InstanceFileEntry> {
   const r = await lxd.raw("GET", filesPath(instance), { ...scope, query: { path } });
-  const type = r.headers["x-lxd-type"] ?? "file";
+  const p = await prefix(lxd);
+  const type = r.headers[`${p}type`] ?? "file";
   return {
     type,
-    uid: Number(r.headers["x-lxd-uid"] ?? 0),
-    gid: Number(r.headers["x-lxd-gid"] ?? 0),
-    mode: parseInt(r.headers["x-lxd-mode"] ?? "0", 8),
+    uid: Number(r.headers[`${p}uid`] ?? 0),
+    gid: Number(r.headers[`${p}gid`] ?? 0),
+    mode: parseInt(r.headers[`${p}mode`] ?? "0", 8),
     content: type === "directory" ? Buffer.alloc(0) : r.body,
   };
 }
@@ -58,11 +59,12 @@ export async function statInstanceFile(lxd: LxdClient, instance: string, path: s
     return rest;
   }
   const r = await lxd.raw("HEAD", filesPath(instance), { ...scope, query: { path } });
+  const p = await prefix(lxd);
   return {
-    type: r.headers["x-lxd-type"] ?? "file",
-    uid: Number(r.headers["x-lxd-uid"] ?? 0),
-    gid: Number(r.headers["x-lxd-gid"] ?? 0),
-    mode: parseInt(r.headers["x-lxd-mode"] ?? "0", 8),
+    type: r.headers[`${p}type`] ?? "file",
+    uid: Number(r.headers[`${p}uid`] ?? 0),
+    gid: Number(r.headers[`${p}gid`] ?? 0),
+    mode: parseInt(r.headers[`${p}mode`] ?? "0", 8),
   };
 }
 
@@ -74,13 +76,13 @@ export async function statInstanceFile(lxd: LxdClient, instance: string, path: s
 export async function putInstanceFile(lxd: LxdClient, instance: string, path: string, data: Buffer, own: FileOwnership, scope: Scope = {}): Promise<void> {
   await lxd.raw("POST", filesPath(instance), {
     ...scope, query: { path }, body: data,
-    headers: { "x-lxd-type": "file", "x-lxd-write": "overwrite", ...ownershipHeaders(own) },
+    headers: await withPrefix(lxd, { type: "file", write: "overwrite", ...ownership(own) }),
   });
 }
 
 /** Makes one directory (its parent must exist). An existing directory is left unchanged by LXD. */
 export async function makeInstanceDirectory(lxd: LxdClient, instance: string, path: string, own: FileOwnership, scope: Scope = {}): Promise<void> {
-  await lxd.raw("POST", filesPath(instance), { ...scope, query: { path }, headers: { "x-lxd-type": "directory", ...ownershipHeaders(own) } });
+  await lxd.raw("POST", filesPath(instance), { ...scope, query: { path }, headers: await withPrefix(lxd, { type: "directory", ...ownership(own) }) });
 }
 
 /** Removes a file or an empty directory. @throws LxdError 404 when nothing is there. */
@@ -88,6 +90,16 @@ export async function deleteInstanceFile(lxd: LxdClient, instance: string, path:
   await lxd.raw("DELETE", filesPath(instance), { ...scope, query: { path } });
 }
 
-function ownershipHeaders(own: FileOwnership): Record<string, string> {
-  return { "x-lxd-uid": String(own.uid), "x-lxd-gid": String(own.gid), "x-lxd-mode": `0${own.mode.toString(8)}` };
+function ownership(own: FileOwnership): Record<string, string> {
+  return { uid: String(own.uid), gid: String(own.gid), mode: `0${own.mode.toString(8)}` };
+}
+
+/** The server's header prefix: `x-lxd-` on LXD, `x-incus-` on Incus (LxdClient.serverHeader). */
+async function prefix(lxd: LxdClient): Promise<string> {
+  return (await lxd.serverHeader("")).toLowerCase();
+}
+
+async function withPrefix(lxd: LxdClient, h: Record<string, string>): Promise<Record<string, string>> {
+  const p = await prefix(lxd);
+  return Object.fromEntries(Object.entries(h).map(([k, v]) => [`${p}${k}`, v]));
 }

@@ -58,7 +58,7 @@ export async function importImageFile(lxd: LxdClient, file: string, opts: Scope 
   const r = await lxd.request<{ fingerprint: string }>("POST", "/1.0/images", {
     project: opts.project,
     timeoutSec: opts.timeoutSec,
-    headers: { "x-lxd-public": opts.public ? "1" : "0" },
+    headers: { [await lxd.serverHeader("public")]: opts.public ? "1" : "0" },
     body: new RawBody(fs.createReadStream(file), size),
   });
   return r.metadata.fingerprint;

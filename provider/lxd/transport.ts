@@ -10,10 +10,22 @@ import * as tls from "node:tls";
 import { Agent, type Dispatcher, type buildConnector } from "undici";
 import { LxdError } from "./errors";
 
+/** Which daemon answers: LXD, or Incus (LXD's community fork), as GET /1.0 `environment.server` says. */
+export type ServerKind = "lxd" | "incus";
+
 /** Where and how to reach one LXD server. All fields are plain strings so they survive Pulumi serialization. */
 export interface LxdConnection {
-  /** Path of LXD's unix socket. Default: found as LXD's own client finds it (see {@link findLocalSocket}). */
+  /**
+   * Path of the daemon's unix socket. Default: found as the named server's own client finds it (see
+   * {@link findLocalSocket}): LXD's socket, or Incus's with `server: "incus"`.
+   */
   socketPath?: string;
+  /**
+   * The server kind this connection expects. When set, the client checks GET /1.0 `environment.server` before
+   * its first other request and fails with {@link ServerMismatchError} if another kind answers; without a
+   * socket path or URL it also picks that server's local socket. Default: whatever answers.
+   */
+  server?: ServerKind;
   /** `https://host[:port]` of a remote LXD (port default 8443). When set, the unix socket is not used. */
   url?: string;
   /** PEM client certificate for HTTPS (mTLS). */
@@ -32,12 +44,24 @@ export interface LxdConnection {
 /** The default snap socket and the default package socket, in the order LXD's client tries them. */
 const SNAP_SOCKET = "/var/snap/lxd/common/lxd/unix.socket";
 const PACKAGE_SOCKET = "/var/lib/lxd/unix.socket";
+/** Incus's run-time socket (newer packages) and its state-directory socket, in the order Incus's client tries them. */
+const INCUS_RUN_SOCKET = "/run/incus/unix.socket";
+const INCUS_SOCKET = "/var/lib/incus/unix.socket";
 
 /**
- * The local socket the way LXD's own client finds it: `LXD_SOCKET`, else `$LXD_DIR/unix.socket`, else the
- * snap's socket if it exists, else `/var/lib/lxd/unix.socket`.
+ * The local socket the way the server's own client finds it.
+ * - LXD (default): `LXD_SOCKET`, else `$LXD_DIR/unix.socket`, else the snap's socket if it exists, else
+ *   `/var/lib/lxd/unix.socket`.
+ * - Incus: `INCUS_SOCKET`, else `$INCUS_DIR/unix.socket`, else `/run/incus/unix.socket` if it exists, else
+ *   `/var/lib/incus/unix.socket`.
  */
-export function findLocalSocket(env: NodeJS.ProcessEnv = process.env): string {
+export function findLocalSocket(env: NodeJS.ProcessEnv = process.env, server: ServerKind = "lxd"): string {
+  if (server === "incus") {
+    if (env.INCUS_SOCKET) return env.INCUS_SOCKET;
+    if (env.INCUS_DIR) return `${env.INCUS_DIR.replace(/\/+$/, "")}/unix.socket`;
+    if (fs.existsSync(INCUS_RUN_SOCKET)) return INCUS_RUN_SOCKET;
+    return INCUS_SOCKET;
+  }
   if (env.LXD_SOCKET) return env.LXD_SOCKET;
   if (env.LXD_DIR) return `${env.LXD_DIR.replace(/\/+$/, "")}/unix.socket`;
   if (fs.existsSync(SNAP_SOCKET)) return SNAP_SOCKET;
@@ -75,7 +99,7 @@ export interface Transport {
  */
 export function openTransport(conn: LxdConnection): Transport {
   if (!conn.url) {
-    const socketPath = conn.socketPath ?? findLocalSocket();
+    const socketPath = conn.socketPath ?? findLocalSocket(process.env, conn.server);
     return {
       dispatcher: new Agent({ connect: { socketPath }, headersTimeout: 0, bodyTimeout: 0 }),
       origin: "http://lxd",

@@ -158,8 +158,11 @@ export async function trustWithToken(target: TrustTarget, token: string, opts: T
       body = { type: "client", trust_token: t.raw };
       method = "trust_token";
     } else if (await lxd.hasExtension("certificate_token")) {
-      // LXD 5.0 reads a token from `password` and decodes it: the whole token, not only its secret.
-      body = { type: "client", password: t.raw };
+      // LXD 5.0 reads a token from `password` and decodes it: the whole token, not only its secret. Incus 6.0 has
+      // the same extensions but reads `trust_token` (and refuses `password`); an untrusted client cannot tell the
+      // two apart (GET /1.0 hides `environment`), so the token goes in both fields of the one request: each server
+      // reads its own and ignores the other (checked on LXD 5.0.2 and Incus 6.0.4).
+      body = { type: "client", password: t.raw, trust_token: t.raw };
       method = "certificate_token";
     } else {
       throw new Error(`LXD at ${lxd.endpoint} does not support trust tokens (no API extension certificate_token); use a trust password`);
@@ -186,7 +189,19 @@ export async function trustWithPassword(target: TrustTarget, password: string, o
   return withPinnedClient({ ...target, url: target.url }, async (lxd, result) => {
     const body: Record<string, unknown> = { type: "client", password };
     if (opts.name !== undefined) body.name = opts.name;
-    await postCertificate(lxd, body);
+    try {
+      await postCertificate(lxd, body);
+    } catch (err) {
+      // An untrusted client cannot tell LXD from Incus (GET /1.0 hides `environment`), and Incus has no
+      // core.trust_password: it answers any password with 403 "not authorized". Say both possibilities.
+      if (err instanceof LxdError && err.status === 403) {
+        throw new LxdError({
+          status: 403, lxdMessage: err.lxdMessage, method: err.method, path: err.path, cause: err,
+          message: `${lxd.endpoint} refused the trust password (403 ${err.lxdMessage}): a wrong password, or a server without trust passwords (Incus has none: use a trust token)`,
+        });
+      }
+      throw err;
+    }
     return { ...result, method: "trust_password" as const };
   });
 }

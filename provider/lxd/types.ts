@@ -17,6 +17,8 @@ export interface Server {
   auth_methods?: string[];
   config?: ConfigMap;
   environment?: {
+    /** `lxd` or `incus` (absent on very old LXD: read as `lxd`). */
+    server?: string;
     server_version?: string;
     server_clustered?: boolean;
     server_name?: string;

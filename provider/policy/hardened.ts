@@ -6,7 +6,8 @@
  * unless `security.idmap.isolated=true`; a nested user namespace needs more than a 65536-id map; a nested LXD
  * skips ids below 100000.
  */
-import type { ConfigMap } from "../lxd";
+import type { ConfigMap, ServerKind } from "../lxd";
+import { guestApiKey } from "../rules/server-keys";
 
 /** Size of one id block, as LXD allocates them. */
 export const IDMAP_BLOCK = 65536;
@@ -47,10 +48,11 @@ export function idmapSizeFor(nesting?: Nesting): number {
 
 /**
  * The hardened config of a container (before the user's own config is laid over it).
- * Virtual machines get only what applies to them (limits, `/dev/lxd` off).
+ * Virtual machines get only what applies to them (limits, the guest API off).
+ * `server` picks the guest API key: `security.devlxd` on LXD (default), `security.guestapi` on Incus.
  */
-export function hardenedConfig(opts: { type: "container" | "virtual-machine"; nesting?: Nesting; devLxd?: boolean; defaultLimits?: boolean }): ConfigMap {
-  const cfg: ConfigMap = { "security.devlxd": String(opts.devLxd ?? false) };
+export function hardenedConfig(opts: { type: "container" | "virtual-machine"; nesting?: Nesting; devLxd?: boolean; defaultLimits?: boolean; server?: ServerKind }): ConfigMap {
+  const cfg: ConfigMap = { [guestApiKey(opts.server)]: String(opts.devLxd ?? false) };
   if (opts.defaultLimits !== false) Object.assign(cfg, DEFAULT_LIMITS);
   if (opts.type === "virtual-machine") return cfg;
   Object.assign(cfg, {

@@ -1,7 +1,7 @@
 export { WEAKENING_CLASSES, REFUSED_CLASSES, canOptOut, type WeakeningClass, type RefusedClass, type FindingClass, type Finding } from "./classes";
 export {
   POLICY, MULTI_LINE_KEYS, PROTECTED_HOST_PATHS, KERNEL_LIMIT_BOUNDS, HARMLESS_LXC_KEYS, policyRows, ruleOf, protectedPathOf, isHarmlessLxcKey,
-  type PolicyRow, type ConfigRow, type RawLxcRow, type DeviceRow, type PolicyExample, type PolicyRowText,
+  type PolicyRow, type ConfigRow, type RawLxcRow, type DeviceRow, type ServerConfigRow, type TrustRow, type PolicyClass, type PolicyExample, type PolicyRowText,
 } from "./table";
 export { assess, judgeRawLxc, judgeConfigValue, judgeDevice, applyOptOuts, refusalMessage, type JudgeOptions } from "./judge";
 export { judgeEffective, type ProfileLayer, type EffectiveInput, type EffectiveJudgement } from "./effective";

@@ -50,8 +50,9 @@ export function securityReport(config: ConfigMap, weakened: Finding[], host: { a
     idmapSize: Number(config["security.idmap.size"] ?? 0) || (isTrue(config["security.idmap.isolated"]) ? IDMAP_BLOCK : 0),
     seccomp,
     apparmor,
-    // LXD exposes /dev/lxd unless the key is set to something other than a true spelling (shared.IsTrueOrEmpty).
-    devLxd: !config["security.devlxd"] || isTrue(config["security.devlxd"]),
+    // LXD exposes /dev/lxd unless the key is set to something other than a true spelling (shared.IsTrueOrEmpty);
+    // Incus the same for /dev/incus with security.guestapi.
+    devLxd: ((v) => !v || isTrue(v))(config["security.devlxd"] || config["security.guestapi"]),
     nesting: isTrue(config["security.nesting"]),
     weakened,
     warnings,

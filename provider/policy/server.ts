@@ -1,7 +1,8 @@
 /**
  * The hardening rules for a server's own config and its trust store (ServerSettings, TrustCertificate,
- * TrustToken). Like the instance policy (./table.ts), a finding names a class that is refused unless listed in
- * the resource's `securityOptOuts`, and an accepted finding is reported (a `warnings` output and a log warning).
+ * TrustToken). The rules are rows of the one policy table, `POLICY` (./table.ts: the rows `on: "server config"` and
+ * `on: "trust"`); as for instances, a finding names a class that is refused unless listed in the resource's
+ * `securityOptOuts`, and an accepted finding is reported (a `warnings` output and a log warning).
  * Pure functions: loaded by the provider host and by programs.
  *
  * Classes:
@@ -17,9 +18,12 @@
  * resolves to when LXD starts), `core.debug_address` off loopback (pprof without authentication),
  * `core.metrics_authentication=false` (metrics without a certificate).
  */
-import * as net from "node:net";
 import type { ConfigMap } from "../lxd/types";
+import { bindKind, LISTENER_KEYS } from "./address";
+import { POLICY, ruleOf, type ServerConfigRow, type TrustRow } from "./table";
 import { hasLineBreak, isFalse, PREVIEW_UNKNOWN } from "./values";
+
+export { LISTENER_KEYS, splitAddress, bindKind, type BindKind } from "./address";
 
 /** Classes of server settings `ServerSettings.securityOptOuts` can accept. */
 export const SERVER_OPT_OUTS = ["wildcard-bind", "trust-password"] as const;
@@ -36,10 +40,10 @@ export interface ServerFinding {
   /** The judged value (never for `core.trust_password`). */
   value?: string;
   reason: string;
+  /** The row of `POLICY` that found it (its `rule` text, as `policyRows()` lists it). */
+  rule?: string;
 }
 
-/** Server keys that open a listener: `[host][:port]`. */
-export const LISTENER_KEYS = ["core.https_address", "core.metrics_address", "core.debug_address"] as const;
 /** Server keys holding a `host[:port]` address (listeners, and the cluster and BGP addresses). */
 export const ADDRESS_KEYS = [...LISTENER_KEYS, "cluster.https_address", "core.bgp_address", "core.dns_address", "core.storage_buckets_address"] as const;
 /** Server keys whose value is a whole number (seconds, hours, days as LXD documents each). */
@@ -49,35 +53,6 @@ export const INTEGER_KEYS = ["images.auto_update_interval", "images.remote_cache
  * `true` when set, measured on LXD 5.0.2), so their previous value cannot be restored.
  */
 export const WRITE_ONLY_SERVER_KEYS = ["core.trust_password"] as const;
-
-/** How an address binds: loopback only, one named IP, a host name, every address, or not an address. */
-export type BindKind = "loopback" | "specific" | "hostname" | "wildcard" | "invalid";
-
-/** Splits `[v6]:port`, `v4:port`, `name:port`, `:port`, a bare v6 or v4 address into host and port. */
-export function splitAddress(addr: string): { host: string; port?: string } | undefined {
-  let m = /^\[([^\]]*)\](?::(\d+))?$/.exec(addr);
-  if (m) return { host: m[1], port: m[2] };
-  if ((addr.match(/:/g) ?? []).length > 1) return { host: addr };
-  m = /^([^:\s]*)(?::(\d+))?$/.exec(addr);
-  return m ? { host: m[1], port: m[2] } : undefined;
-}
-
-/** The bind of a listener address (`[::]:8443` → wildcard, `127.0.0.1:8443` → loopback, …). */
-export function bindKind(addr: string): BindKind {
-  const a = splitAddress(addr);
-  if (!a) return "invalid";
-  if (a.port !== undefined && !(Number(a.port) >= 1 && Number(a.port) <= 65535)) return "invalid";
-  const h = a.host.toLowerCase();
-  if (h === "" || h === "*") return "wildcard";
-  const ip = net.isIP(h);
-  if (ip === 4) return h === "0.0.0.0" ? "wildcard" : h.startsWith("127.") ? "loopback" : "specific";
-  if (ip === 6) {
-    if (/^[0:]+$/.test(h)) return "wildcard";
-    return /^(0{0,4}:){2,7}0{0,3}1$/.test(h) || h === "::1" ? "loopback" : "specific";
-  }
-  if (h === "localhost") return "loopback";
-  return /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(h) ? "hostname" : "invalid";
-}
 
 /**
  * Shape checks on server config values, before any call to LXD (LXD validates the rest): no line breaks,
@@ -99,27 +74,31 @@ export function serverConfigShapeErrors(config: ConfigMap): { key: string; reaso
   return out;
 }
 
-/** The findings of a server config (classes `wildcard-bind`, `trust-password`); unknowns and "" are never judged. */
+/** The server rows of `POLICY` (./table.ts). */
+const SERVER_ROWS = () => POLICY.filter((r): r is ServerConfigRow => r.on === "server config");
+const TRUST_ROWS = () => POLICY.filter((r): r is TrustRow => r.on === "trust");
+const isWriteOnlyKey = (k: string) => (WRITE_ONLY_SERVER_KEYS as readonly string[]).includes(k);
+
+/**
+ * The findings of a server config: every `server config` row of `POLICY` (./table.ts) judges the keys it names
+ * (classes `wildcard-bind`, `trust-password`); unknowns and "" are never judged, and a write-only key's value is
+ * never shown.
+ */
 export function judgeServerConfig(config: ConfigMap): ServerFinding[] {
   const out: ServerFinding[] = [];
-  for (const k of LISTENER_KEYS) {
-    const v = config[k];
-    if (v === undefined || v === "" || v === PREVIEW_UNKNOWN) continue;
-    if (bindKind(v) === "wildcard") {
-      out.push({ class: "wildcard-bind", key: `config.${k}`, value: v, reason: "it listens on every address of the host, so the LXD API is reachable on every interface, present and future; bind the one address your clients reach (127.0.0.1:8443 for local use only)" });
+  for (const row of SERVER_ROWS()) {
+    for (const k of row.keys) {
+      const v = config[k];
+      if (v === undefined || v === "" || v === PREVIEW_UNKNOWN || !row.weakens(v, k)) continue;
+      out.push({ class: row.class, key: `config.${k}`, ...(isWriteOnlyKey(k) ? {} : { value: v }), reason: row.reason, rule: ruleOf(row) });
     }
-  }
-  const pw = config["core.trust_password"];
-  if (pw !== undefined && pw !== "" && pw !== PREVIEW_UNKNOWN) {
-    out.push({ class: "trust-password", key: "config.core.trust_password", reason: "a shared password lets anyone who learns it get a certificate trusted with full control of the server; issue a TrustToken per client or add the client's certificate with TrustCertificate" });
   }
   return out;
 }
 
-/** The finding of an unrestricted trust certificate or token (`restricted: false`), if any. */
+/** The finding of an unrestricted trust certificate or token (`restricted: false`, the `trust` row of `POLICY`), if any. */
 export function judgeTrust(restricted: boolean | string): ServerFinding[] {
-  if (restricted !== false) return [];
-  return [{ class: "unrestricted", key: "restricted", value: "false", reason: "an unrestricted certificate has full control of the server: every project, the server config, and root on the host through privileged instances; restrict it to the projects it needs" }];
+  return TRUST_ROWS().filter((row) => row.weakens(restricted)).map((row) => ({ class: row.class, key: row.input, value: String(restricted), reason: row.reason, rule: ruleOf(row) }));
 }
 
 /** Warnings without a class (never refused) for a server config. */

@@ -13,21 +13,41 @@
  * - `raw.lxc` rows: the value of `raw.lxc` is judged line by line; blank lines, comments and the keys of
  *   `HARMLESS_LXC_KEYS` pass; every other line is a finding of the FIRST row that matches it.
  * - device rows: every row judges every device.
+ * - `server config` rows (ServerSettings, ./server.ts `judgeServerConfig`): every row judges the server keys it
+ *   names; their classes (`wildcard-bind`, `trust-password`) are opted out of in `ServerSettings.securityOptOuts`.
+ * - `trust` rows (TrustCertificate, TrustToken, ./server.ts `judgeTrust`): judge the entry's `restricted` input;
+ *   class `unrestricted`, opted out of in their `securityOptOuts`.
+ * - config, `raw.lxc` and device rows judge instances and profiles (and a StorageVolume's config, an
+ *   InstanceDevice's or PciDevice's device); server config and trust rows never judge those, nor the reverse.
  * - preview unknowns (whole maps, devices or single values) are never judged.
  */
 import * as path from "node:path";
 import type { ConfigMap, DeviceMap } from "../lxd";
+import { LISTENER_KEYS, bindKind } from "./address";
 import { canOptOut, type FindingClass } from "./classes";
+import type { ServerOptOut, TrustOptOut } from "./server";
+import { GUEST_API_KEYS } from "../rules/server-keys";
 import { hasLineBreak, isFalse, isTrue } from "./values";
 
-/** An input for `assess`: a config and/or devices. */
+/**
+ * A row's example subject: for config, `raw.lxc` and device rows an input for `assess` (a config and/or devices of
+ * an instance or profile); for `server config` rows a ServerSettings `config`; for `trust` rows the inputs of a
+ * TrustCertificate or TrustToken.
+ */
 export interface PolicyExample {
   config?: ConfigMap;
   devices?: DeviceMap;
+  /** `server config` rows: the server config (`ServerSettings.config`). */
+  server?: ConfigMap;
+  /** `trust` rows: the trust store entry's inputs. */
+  trust?: { restricted: boolean };
 }
 
-interface RowBase {
-  class: FindingClass;
+/** Every class a row can have: the instance policy's, and the server and trust classes (./server.ts). */
+export type PolicyClass = FindingClass | ServerOptOut | TrustOptOut;
+
+interface RowBase<C extends PolicyClass = FindingClass> {
+  class: C;
   /** Why it weakens confinement (the finding's reason). */
   reason: string;
   /**
@@ -72,7 +92,29 @@ export interface DeviceRow extends RowBase {
   weakens: (name: string, props: Record<string, string>) => string | undefined;
 }
 
-export type PolicyRow = ConfigRow | RawLxcRow | DeviceRow;
+/** A row on a server config key (ServerSettings). */
+export interface ServerConfigRow extends RowBase<ServerOptOut> {
+  on: "server config";
+  /** Exact server config keys. */
+  keys: string[];
+  /** The predicate in words (for the doc). */
+  when: string;
+  /** True when `value` weakens the server (never called with "" nor a preview unknown). */
+  weakens: (value: string, key: string) => boolean;
+}
+
+/** A row on an input of a trust store entry (TrustCertificate, TrustToken). */
+export interface TrustRow extends RowBase<TrustOptOut> {
+  on: "trust";
+  /** The input judged. */
+  input: "restricted";
+  /** The predicate in words (for the doc). */
+  when: string;
+  /** True when the input's value weakens the server (a preview unknown never does). */
+  weakens: (value: boolean | string) => boolean;
+}
+
+export type PolicyRow = ConfigRow | RawLxcRow | DeviceRow | ServerConfigRow | TrustRow;
 
 /**
  * Config keys the `injection` row leaves alone: values multi-line by design (`raw.*`, `cloud-init.*`, `user.*`),
@@ -228,9 +270,9 @@ export const POLICY: readonly PolicyRow[] = [
     examples: { refused: cfg({ "security.nesting": "true" }), optedOut: cfg({ "security.nesting": "On" }) },
   },
   {
-    on: "config", keys: ["security.devlxd"], hardened: "false (true with the devLxd input)", askedBy: "devLxd", class: "devlxd",
-    when: "not an LXD spelling of false (a true spelling passes when the devLxd input asked for it)", weakens: notFalse,
-    reason: "/dev/lxd lets the container query LXD about itself (LXD's default is on); to expose it, use the devLxd: true input instead of security.devlxd",
+    on: "config", keys: [...GUEST_API_KEYS], hardened: "false (true with the guestApi input, alias devLxd; security.devlxd on LXD, security.guestapi on Incus)", askedBy: "devLxd", class: "devlxd",
+    when: "not an LXD spelling of false (a true spelling passes when the guestApi/devLxd input asked for it)", weakens: notFalse,
+    reason: "the guest API (/dev/lxd on LXD, /dev/incus on Incus) lets the container query the server about itself (on by default); to expose it, use the guestApi: true input instead of setting the key",
     examples: { refused: cfg({ "security.devlxd": "true" }), optedOut: cfg({ "security.devlxd": "yes" }) },
   },
   {
@@ -402,6 +444,25 @@ export const POLICY: readonly PolicyRow[] = [
     reason: "raw.mount.options passes mount options unchecked",
     weakens: (_n, d) => (typeof d["raw.mount.options"] === "string" && d["raw.mount.options"] !== "" ? "raw.mount.options passes mount options unchecked" : undefined),
     examples: { refused: dev({ type: "disk", source: "/srv/data", path: "/data", "raw.mount.options": "suid" }), optedOut: dev({ type: "disk", pool: "default", source: "v", path: "/v", "raw.mount.options": "noatime" }) },
+  },  // ── The server's own config (ServerSettings) ──────────────────────────────────────────────────────
+  {
+    on: "server config", keys: [...LISTENER_KEYS], class: "wildcard-bind",
+    when: "binds every address of the host: an empty host, *, 0.0.0.0 or an all-zero IPv6 address such as [::] (with or without a port)", weakens: (v) => bindKind(v) === "wildcard",
+    reason: "it listens on every address of the host, so the LXD API is reachable on every interface, present and future; bind the one address your clients reach (127.0.0.1:8443 for local use only)",
+    examples: { refused: { server: { "core.https_address": "[::]:8443" } }, optedOut: { server: { "core.metrics_address": "0.0.0.0:9100" } } },
+  },
+  {
+    on: "server config", keys: ["core.trust_password"], class: "trust-password",
+    when: "set (any value but empty)", weakens: (v) => v !== "",
+    reason: "a shared password lets anyone who learns it get a certificate trusted with full control of the server; issue a TrustToken per client or add the client's certificate with TrustCertificate",
+    examples: { refused: { server: { "core.trust_password": "s3cret" } }, optedOut: { server: { "core.trust_password": "correct horse battery staple" } } },
+  },
+  // ── The trust store (TrustCertificate, TrustToken) ────────────────────────────────────────────────
+  {
+    on: "trust", input: "restricted", class: "unrestricted",
+    when: "false", weakens: (v) => v === false,
+    reason: "an unrestricted certificate has full control of the server: every project, the server config, and root on the host through privileged instances; restrict it to the projects it needs",
+    examples: { refused: { trust: { restricted: false } }, optedOut: { trust: { restricted: false } } },
   },
 ];
 
@@ -421,18 +482,22 @@ export function isHarmlessLxcKey(key: string): boolean {
 export function ruleOf(row: PolicyRow): string {
   if (row.on === "config") return `config ${row.keys.join(", ")}${row.except ? ` except ${row.except.join(", ")}` : ""}`;
   if (row.on === "raw.lxc") return `raw.lxc ${row.lxcKey}`;
+  if (row.on === "server config") return `server config ${row.keys.join(", ")}`;
+  if (row.on === "trust") return `trust ${row.input}`;
   return `devices: ${row.match}`;
 }
 
 /** A row in plain form, for a generated doc. */
 export interface PolicyRowText {
-  /** `config`, `raw.lxc` (one line of it) or `device`. */
+  /** `config`, `raw.lxc` (one line of it), `device`, `server config` or `trust`. */
   on: PolicyRow["on"];
   /** The row's name: what it matches. */
   rule: string;
-  class: FindingClass;
-  /** True when `securityOptOuts` can accept it. */
+  class: PolicyClass;
+  /** True when `securityOptOuts` can accept it (the judged resource's own: see `optOutIn`). */
   optOut: boolean;
+  /** The resources whose `securityOptOuts` accept the row's class (absent when none does). */
+  optOutIn?: string;
   /** The predicate in words. */
   when: string;
   reason: string;
@@ -440,15 +505,28 @@ export interface PolicyRowText {
   hardened?: string;
 }
 
+/** The resources whose `securityOptOuts` accept a row's class, in words; undefined when no opt-out accepts it. */
+function optOutInOf(row: PolicyRow): string | undefined {
+  if (row.on === "server config") return "ServerSettings";
+  if (row.on === "trust") return "TrustCertificate, TrustToken";
+  if (!canOptOut(row.class)) return undefined;
+  if (row.on === "device") return "Instance, Profile, InstanceDevice";
+  return row.on === "config" && row.keys.includes("security.shifted") ? "StorageVolume" : "Instance, Profile";
+}
+
 /** The rows of `POLICY` in plain form (no functions), top to bottom. */
 export function policyRows(): PolicyRowText[] {
-  return POLICY.map((row) => ({
-    on: row.on,
-    rule: ruleOf(row),
-    class: row.class,
-    optOut: canOptOut(row.class),
-    when: row.on === "config" ? (row.hardened && row.when !== "empty" ? `${row.when}, or empty` : row.when) : row.on === "raw.lxc" ? "the first row whose key matches the line" : row.match,
-    reason: row.reason,
-    ...(row.on === "config" && row.hardened ? { hardened: row.hardened } : {}),
-  }));
+  return POLICY.map((row) => {
+    const optOutIn = optOutInOf(row);
+    return {
+      on: row.on,
+      rule: ruleOf(row),
+      class: row.class,
+      optOut: optOutIn !== undefined,
+      ...(optOutIn !== undefined ? { optOutIn } : {}),
+      when: row.on === "config" ? (row.hardened && row.when !== "empty" ? `${row.when}, or empty` : row.when) : row.on === "raw.lxc" ? "the first row whose key matches the line" : row.on === "device" ? row.match : row.when,
+      reason: row.reason,
+      ...(row.on === "config" && row.hardened ? { hardened: row.hardened } : {}),
+    };
+  });
 }

@@ -11,8 +11,20 @@ import { z } from "zod";
  * default port 8443) are the same server: no diff, no replacement. Another server forces replacement.
  */
 export interface ConnectionArgs {
-  /** Path of LXD's unix socket on the machine running Pulumi. Default: found as LXD's client finds it. */
+  /**
+   * Path of the daemon's unix socket on the machine running Pulumi. Default: found as the server's own client
+   * finds it: LXD's (`LXD_SOCKET`, `$LXD_DIR/unix.socket`, the snap's, `/var/lib/lxd/unix.socket`), or with
+   * `server: "incus"` Incus's (`INCUS_SOCKET`, `$INCUS_DIR/unix.socket`, `/run/incus/unix.socket`,
+   * `/var/lib/incus/unix.socket`).
+   */
   socketPath?: string;
+  /**
+   * Which daemon this connection must reach: `"lxd"` or `"incus"` (LXD's community fork). Checked against the
+   * server's own answer (GET /1.0 `environment.server`) before anything else is sent; another kind is an error.
+   * Without `socketPath`/`url` it also picks that server's local socket. Default: stack config `lxd:server`,
+   * else whatever answers (the local LXD socket when nothing else is given).
+   */
+  server?: "lxd" | "incus";
   /**
    * Name of a remote in stack config `lxd:remotes` (an object: name → `{url, clientCert, clientKey,
    * serverFingerprint, serverCa}`; set it as a secret, e.g.
@@ -37,6 +49,7 @@ export function connectionSchema() {
   return z
     .object({
       socketPath: z.string().min(1).optional(),
+      server: z.enum(["lxd", "incus"]).optional(),
       remote: z.string().regex(/^[A-Za-z0-9_.-]+$/, "must be the name of a remote in stack config lxd:remotes").optional(),
       url: z.string().regex(/^https:\/\/[^/\s]+\/?$/, "must be https://host[:port]").optional(),
       clientCert: z.string().min(1).optional(),

@@ -12,6 +12,8 @@ import {
   trustWithToken, type ClientCertificate, type Certificate, type Operation, type Server,
 } from "../../provider/lxd";
 import { freePort } from "../support/net";
+import { localClient } from "../support/lxd";
+import { onlyOn } from "../support/backend";
 
 const rnd = () => `t-${randomBytes(4).toString("hex")}`;
 
@@ -125,7 +127,7 @@ async function startObserver(): Promise<Observer> {
 }
 
 beforeAll(async () => {
-  admin = new LxdClient();
+  admin = localClient();
   const server = (await admin.server()) as Server;
   extensions = server.api_extensions;
   serverFingerprint = server.environment?.certificate_fingerprint ?? "";
@@ -346,7 +348,20 @@ describe("trust tokens", () => {
   });
 });
 
-describe("trust password (core.trust_password)", () => {
+test("Incus has no trust password: trustWithPassword fails with 403 and says a token is the way", async () => {
+  if ((await admin.serverKind()) !== "incus") {
+    console.log("[LXD] skipped: this LXD has core.trust_password (the describe below tests it)");
+    return;
+  }
+  const c = newClientCert();
+  const err = await trustWithPassword({ url, clientCert: c.cert, clientKey: c.key, serverFingerprint }, "any-password").then(() => undefined, (e: unknown) => e);
+  expect(err).toBeInstanceOf(LxdError);
+  expect((err as LxdError).status).toBe(403);
+  expect((err as Error).message).toMatch(/refused the trust password .*Incus has none: use a trust token/);
+  expect(await trustedFingerprints()).not.toContain(c.fingerprint);
+});
+
+onlyOn("lxd", "Incus has no core.trust_password (tokens only)").describe("trust password (core.trust_password)", () => {
   const password = `pw-${randomBytes(12).toString("hex")}`;
   beforeAll(async () => {
     const cfg = (await admin.server(true)).config ?? {};

@@ -10,9 +10,10 @@ import {
   createProject, getProject, updateProject, renameProject, deleteProject, listProjects,
   createInstance, getInstance, getInstanceState, updateInstance, renameInstance, deleteInstance,
   startInstance, stopInstance, isRunningStatus, listInstances, execInstance,
-  type Operation,
+  ServerMismatchError, type Operation,
 } from "../../provider/lxd";
-import { ignoreNotFound } from "../support/lxd";
+import { ignoreNotFound, localClient } from "../support/lxd";
+import { BACKEND, TEST_SOCKET } from "../support/backend";
 
 const IMAGE = "pulumi-lxd-test";
 const rnd = () => `t-${randomBytes(4).toString("hex")}`;
@@ -21,7 +22,7 @@ const rootOnly = { root: { type: "disk", path: "/", pool: "default" } };
 
 let lxd: LxdClient;
 beforeAll(() => {
-  lxd = new LxdClient();
+  lxd = localClient();
 });
 afterAll(async () => {
   await lxd.close();
@@ -141,7 +142,8 @@ describe("projects", () => {
       expect(err.status).toBe(412);
 
       const dup = await thrown(() => createProject(lxd, { name, description: "", config: {} }));
-      expect(dup.status).toBe(409);
+      // LXD: 409; Incus 6.0: 500 with 'UNIQUE constraint failed: projects.name'.
+      expect(dup.status).toBe(BACKEND === "incus" ? 500 : 409);
       expect(isConflict(dup)).toBe(true);
 
       current = `${name}-r`;
@@ -200,7 +202,7 @@ describe("instances", () => {
     try {
       await createInstance(lxd, post);
       const err = await thrown(() => createInstance(lxd, post));
-      expect([400, 409]).toContain(err.status);
+      expect(BACKEND === "incus" ? [500, 409] : [400, 409]).toContain(err.status); // Incus: the operation fails with 500
       expect(isConflict(err)).toBe(true);
       expect(isNotFound(err)).toBe(false);
     } finally {
@@ -292,6 +294,54 @@ describe("transport failures", () => {
       expect(err.message).toMatch(/ENOENT/);
     } finally {
       await c.close();
+    }
+  });
+});
+
+describe("server kind (LXD or Incus, from GET /1.0 environment.server)", () => {
+  test("serverKind() is what the daemon says, the backend of this run", async () => {
+    expect(await lxd.serverKind()).toBe(BACKEND);
+    expect((await lxd.server()).environment?.server ?? "lxd").toBe(BACKEND);
+  });
+
+  test("fails when the connection names the other server kind: a ServerMismatchError before any other request", async () => {
+    const other = BACKEND === "incus" ? "lxd" : "incus";
+    const c = new LxdClient({ socketPath: TEST_SOCKET, server: other });
+    try {
+      const before = c.requestCount;
+      const err = await c.get("/1.0/instances").then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ServerMismatchError);
+      expect((err as Error).message).toMatch(new RegExp(`connection.server is "${other}", but the server at unix:${TEST_SOCKET} is ${BACKEND === "incus" ? "Incus" : "LXD"}`));
+      expect(c.requestCount - before).toBe(1); // GET /1.0 only: /1.0/instances was never sent
+      await expect(c.serverKind()).rejects.toBeInstanceOf(ServerMismatchError);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("the named kind that matches is accepted", async () => {
+    const c = new LxdClient({ socketPath: TEST_SOCKET, server: BACKEND });
+    try {
+      expect(Array.isArray((await c.get<string[]>("/1.0/instances")).metadata)).toBe(true);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("a failed operation is an LxdError with the daemon's message (Incus: HTTP 200 with type error on /wait; LXD: status Failure)", async () => {
+    // Accepted at create, refused at start: a memory limit no container can start with.
+    const name = rnd();
+    await createInstance(lxd, { name, source: { type: "image", alias: IMAGE }, profiles: [], devices: rootOnly, config: { "limits.memory": "1KiB" } });
+    try {
+      const err = await thrown(() => startInstance(lxd, name, {}));
+      expect(err.status).toBeGreaterThanOrEqual(400);
+      expect(err.isTransport).toBe(false);
+      expect(err.lxdMessage).not.toBe("");
+      expect(err.message).toMatch(/operation .*failed: /);
+      expect(err.message).toContain(err.lxdMessage);
+    } finally {
+      await stopInstance(lxd, name, { graceSec: 0 }).catch(() => undefined);
+      await deleteInstance(lxd, name, {}).catch(() => undefined);
     }
   });
 });

@@ -19,7 +19,9 @@ import {
 } from "../../provider/lxd";
 import { mockResourcesToHost, type HostMocks } from "../support/provider-host-mocks";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
-import { ignoreNotFound } from "../support/lxd";
+import { ignoreNotFound, localClient } from "../support/lxd";
+import { BACKEND, TEST_SOCKET } from "../support/backend";
+import { GUEST_API_KEY } from "../../provider/rules/server-keys";
 
 const EXAMPLES = path.resolve(__dirname, "..", "..", "examples");
 const rnd = () => `t-${randomBytes(4).toString("hex")}`;
@@ -30,7 +32,7 @@ let lxd: LxdClient;
 const leftovers = { instances: [] as Array<{ name: string; project: string }>, profiles: [] as Array<{ name: string; project: string }>, projects: [] as string[] };
 
 beforeAll(async () => {
-  lxd = new LxdClient();
+  lxd = localClient();
   host = await startProviderHost();
 });
 
@@ -117,12 +119,12 @@ describe("examples/hardened-container", () => {
       expect(inst.profiles).toEqual([name]);
       expect(inst.config).toMatchObject({
         "security.privileged": "false", "security.idmap.isolated": "true",
-        "security.syscalls.deny_default": "true", "security.syscalls.deny_compat": "true", "security.devlxd": "false",
+        "security.syscalls.deny_default": "true", "security.syscalls.deny_compat": "true", [GUEST_API_KEY[BACKEND]]: "false",
         "security.nesting": "false", "user.purpose": "pulumi-lxd-hardened example",
       });
       // Without nesting, the map size is left to LXD (a low-level key in restricted projects): 65536 ids, isolated.
       expect(inst.config?.["security.idmap.size"]).toBeUndefined();
-      const map = JSON.parse(inst.config?.["volatile.last_state.idmap"] ?? "[]") as Array<{ Isuid: boolean; Hostid: number; Maprange: number }>;
+      const map = JSON.parse(inst.config?.["volatile.idmap.current"] ?? "[]") as Array<{ Isuid: boolean; Hostid: number; Maprange: number }>;
       expect(map.find((m) => m.Isuid)).toMatchObject({ Maprange: 65536 });
       // Limits come from the profile, not the instance (defaultLimits: false).
       expect(inst.config?.["limits.memory"]).toBeUndefined();
@@ -159,7 +161,7 @@ describe("examples/docker-nesting", () => {
         "security.syscalls.intercept.mknod": "true", "security.syscalls.intercept.setxattr": "true",
       });
       // LXD really gave the running container a map of that size.
-      const idmap = JSON.parse(inst.config?.["volatile.last_state.idmap"] ?? "[]") as Array<{ Isuid: boolean; Maprange: number }>;
+      const idmap = JSON.parse(inst.config?.["volatile.idmap.current"] ?? "[]") as Array<{ Isuid: boolean; Maprange: number }>;
       expect(idmap.find((m) => m.Isuid)?.Maprange).toBe(131072);
       expect(inst.expanded_config).toMatchObject({ "limits.cpu": "2", "limits.memory": "2GiB", "limits.processes": "10000" });
     } finally {
@@ -221,7 +223,7 @@ describe("examples/multi-tenant", () => {
       // A plain launch gets the default profile: an isolated 65536-id map (LXD 5.0 does not enforce it by itself).
       await startInstance(lxd, "dev", { project: t });
       const dev = await instanceOf("dev", t);
-      const map = JSON.parse(dev.config?.["volatile.last_state.idmap"] ?? "[]") as Array<{ Isuid: boolean; Maprange: number }>;
+      const map = JSON.parse(dev.config?.["volatile.idmap.current"] ?? "[]") as Array<{ Isuid: boolean; Maprange: number }>;
       expect(map.find((m) => m.Isuid)?.Maprange).toBe(65536);
       await stopInstance(lxd, "dev", { project: t, graceSec: 0 });
       await deleteInstance(lxd, "dev", { project: t });
@@ -241,7 +243,7 @@ describe("examples/gitops", () => {
       leftovers.profiles.push({ name: n, project: "default" });
     }
     // The LXD connection is stack config of the provider (as CI sets lxd:url & co.), never program code.
-    const gitopsHost = await startProviderHost({ project: "lxd-gitops", config: { "lxd:socketPath": process.env.LXD_SOCKET ?? "/var/lib/lxd/unix.socket" } });
+    const gitopsHost = await startProviderHost({ project: "lxd-gitops", config: { "lxd:socketPath": TEST_SOCKET } });
     const previousImage = process.env.LXD_IMAGE;
     process.env.LXD_IMAGE = "pulumi-lxd-test";
     try {

@@ -9,7 +9,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, providerText, randomName } from "../support/engine";
-import { localClient, removeProfile } from "../support/lxd";
+import { localClient, removeProfile, TEST_IMAGE } from "../support/lxd";
+import { BACKEND, TEST_SOCKET } from "../support/backend";
 import { generateClientCertificate, getProfile, type ClientCertificate, type LxdClient } from "../../provider/lxd";
 import { freePort } from "../support/net";
 
@@ -53,7 +54,7 @@ afterAll(async () => {
 
 /** Creates a profile through a host started with `config`, checks it landed in LXD, destroys it; returns the state. */
 async function roundTrip(config: Record<string, string>, secretKeys: string[], connection?: Record<string, unknown>) {
-  const host: ProviderHost = await startProviderHost({ config, secretKeys, env: { LXD_SOCKET: "/nonexistent/lxd.socket" } });
+  const host: ProviderHost = await startProviderHost({ config, secretKeys, env: { LXD_SOCKET: "/nonexistent/lxd.socket", INCUS_SOCKET: "/nonexistent/incus.socket" } });
   const name = randomName();
   try {
     const e = new MiniEngine(host, "profile", name, "Profile");
@@ -99,7 +100,7 @@ test("a per-resource connection with a key file works and stores only the file's
 });
 
 test("fails when the pinned fingerprint is wrong: the error names the mismatch and nothing is created", async () => {
-  const host = await startProviderHost({ env: { LXD_SOCKET: "/nonexistent/lxd.socket" } });
+  const host = await startProviderHost({ env: { LXD_SOCKET: "/nonexistent/lxd.socket", INCUS_SOCKET: "/nonexistent/incus.socket" } });
   try {
     const name = randomName();
     const e = new MiniEngine(host, "profile", name, "Profile");
@@ -131,6 +132,27 @@ test("fails when a named remote is not in stack config, listing the known ones",
   try {
     const e = new MiniEngine(host, "profile", randomName(), "Profile");
     await expect(e.up({ name: randomName(), connection: { remote: "nope" } })).rejects.toThrow(/connection\.remote "nope" is not in stack config lxd:remotes \(known: a\)/);
+  } finally {
+    await host.close();
+  }
+});
+
+test("fails when connection.server names the other server kind: refused at check (preview), nothing created", async () => {
+  const other = BACKEND === "incus" ? "lxd" : "incus";
+  const host = await startProviderHost();
+  try {
+    const name = randomName();
+    const e = new MiniEngine(host, "instance", name, "Instance");
+    const r = await e.check({ name, image: TEST_IMAGE, connection: { socketPath: TEST_SOCKET, server: other } });
+    expect(r.failures).toEqual([expect.objectContaining({
+      property: "connection.server",
+      reason: expect.stringMatching(new RegExp(`connection.server is "${other}", but the server at unix:${TEST_SOCKET} is ${BACKEND === "incus" ? "Incus" : "LXD"} \\(GET /1.0 environment.server = "${BACKEND}"\\)`)),
+    })]);
+    // The matching kind passes check, and `server` alone (no socket) picks that server's local socket.
+    expect((await e.check({ name, image: TEST_IMAGE, connection: { server: BACKEND } })).failures).toEqual([]);
+    const p = new MiniEngine(host, "profile", name, "Profile");
+    await expect(p.up({ name, connection: { socketPath: TEST_SOCKET, server: other } })).rejects.toThrow(/connection.server is/);
+    await expect(getProfile(admin, name)).rejects.toMatchObject({ status: 404 });
   } finally {
     await host.close();
   }

@@ -3,11 +3,11 @@
  * really runs (C15), concurrent changes are not lost (C17), id maps do not shrink silently (C18), protected
  * instances are not stopped before a delete LXD refuses (C20), and the kit's lifecycle rules.
  */
-import { execFileSync } from "node:child_process";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { instanceExists, localClient, removeInstance, removeProfile, removeProject, TEST_IMAGE } from "../support/lxd";
 import { createProfile, createProject, getInstance, updateProfile, type LxdClient } from "../../provider/lxd";
+import { cli, TEST_SOCKET } from "../support/backend";
 
 let host: ProviderHost;
 let lxd: LxdClient;
@@ -16,7 +16,7 @@ const profiles: string[] = [];
 const projects: string[] = [];
 
 beforeAll(async () => {
-  host = await startProviderHost({ config: { "lxd:remotes": JSON.stringify({ here: { socketPath: "/var/lib/lxd/unix.socket" } }) } });
+  host = await startProviderHost({ config: { "lxd:remotes": JSON.stringify({ here: { socketPath: TEST_SOCKET } }) } });
   lxd = localClient();
 });
 afterAll(async () => {
@@ -121,7 +121,7 @@ test("C17 two updates of different keys at the same time both survive; a stale w
     expect(live["user.b"]).toBe(`b${round}`);
   }
   // Out of band (`lxc config set`) between plan and apply: survives the next apply of another key.
-  execFileSync("lxc", ["config", "set", name, "user.byhand=1"]);
+  cli(["config", "set", name, "user.byhand=1"]);
   await a.up({ name, image: TEST_IMAGE, running: false, config: { "user.a": "last" } });
   const live = (await getInstance(lxd, name)).value.config;
   expect(live["user.byhand"]).toBe("1");
@@ -150,7 +150,7 @@ describe("C18 an isolated id map never shrinks silently", () => {
     expect(grown.outputs.restartRequired).toBe(true);
     expect(grown.outputs.restartPendingKeys).toContain("security.idmap.size");
     // A restart outside the stack clears it on refresh.
-    execFileSync("lxc", ["restart", "--force", name]);
+    cli(["restart", "--force", name]);
     await e.refresh();
     expect(e.state!.outputs.restartRequired).toBe(false);
   });
@@ -259,7 +259,7 @@ describe("lifecycle rules of the kit", () => {
     const name = randomName();
     const e = instanceEngine(name);
     await e.up({ name, image: TEST_IMAGE, running: false });
-    const d = await e.diff({ name, image: TEST_IMAGE, running: false, connection: { socketPath: "/var/lib/lxd/unix.socket" } });
+    const d = await e.diff({ name, image: TEST_IMAGE, running: false, connection: { socketPath: TEST_SOCKET } });
     expect(d.changes).toBe("none");
     const d2 = await e.diff({ name, image: TEST_IMAGE, running: false, connection: { remote: "here" } });
     expect(d2.changes).toBe("none");

@@ -20,19 +20,27 @@ import { startProviderHost, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, randomName } from "../support/engine";
 import { startPrivateLxd, type PrivateLxd } from "../support/private-lxd";
 import { TEST_IMAGE } from "../support/lxd";
+import { BACKEND, onlyOn } from "../support/backend";
 import { isBrokenInstance, type LxdClient } from "../../provider/lxd";
 
 jest.setTimeout(120_000);
 
+// A private LXD daemon (tests/support/private-lxd.ts) is what gets killed; there is no private Incus yet. In an
+// Incus run these would also hold isolated containers in an LXD while Incus holds its own (same /etc/subuid range).
+const onLxd = onlyOn("lxd", "the C16 fault tests kill a private LXD daemon (no private Incus yet); they run in the LXD run");
+// eslint-disable-next-line @typescript-eslint/no-shadow
+const test = onLxd.test;
+
 let daemon: PrivateLxd;
 
 beforeAll(async () => {
-  daemon = await startPrivateLxd();
+  if (BACKEND === "lxd") daemon = await startPrivateLxd();
 });
 afterAll(async () => {
   await daemon?.stop();
 });
 afterEach(async () => {
+  if (!daemon) return;
   daemon.fullSpeed();
   await removeAll(daemon.client());
 });

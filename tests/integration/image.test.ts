@@ -22,7 +22,7 @@ import {
   type PlainObject, type ProviderHost,
 } from "../support/provider-host";
 import { rejected } from "../support/provider-host";
-import { gone } from "../support/lxd";
+import { gone, localClient } from "../support/lxd";
 
 const IMAGE_TYPE = dynamicResourceType("lxd", "Image");
 const PROJECT_TYPE = dynamicResourceType("lxd", "Project");
@@ -44,7 +44,7 @@ const left = {
 };
 
 beforeAll(async () => {
-  lxd = new LxdClient();
+  lxd = localClient();
   for (const m of ["image", "project", "instance"] as const) text[m] = await serializeProvider(providerShim(m));
   host = await startProviderHost();
   work = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-lxd-image-"));

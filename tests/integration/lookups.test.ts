@@ -19,7 +19,8 @@ import {
   getImage, getImageOutput, getInstance, getInstanceOutput, getNetwork, getProfile, getProject, getServerInfo, getServerInfoOutput,
   getStoragePool,
 } from "../../lookups";
-import { removeInstance, TEST_IMAGE } from "../support/lxd";
+import { localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
+import { backendStackConfig } from "../support/backend";
 import { freePort } from "../support/net";
 
 const REPO = path.resolve(__dirname, "..", "..");
@@ -48,8 +49,9 @@ async function rejection(p: Promise<unknown>): Promise<{ message: string; err: u
 }
 
 beforeAll(async () => {
-  admin = new LxdClient();
-  pulumi.runtime.setAllConfig({});
+  admin = localClient();
+  // The test backend (LXD or Incus) as a user's stack would name it: stack config lxd:server.
+  pulumi.runtime.setAllConfig(backendStackConfig());
   // A project with its own images and profiles (C09-like); its default profile gets a root disk so instances start.
   await createProject(admin, { name: project, description: "look-ups test", config: { "features.images": "true", "features.profiles": "true" } });
   const def = await rawProfile(admin, "default", { project });
@@ -72,7 +74,7 @@ afterAll(async () => {
     await deleteProject(admin, project).catch((e) => { if (!isNotFound(e)) throw e; });
     await expect(admin.get(`/1.0/projects/${project}`)).rejects.toMatchObject({ status: 404 });
   } finally {
-    pulumi.runtime.setAllConfig({});
+    pulumi.runtime.setAllConfig(backendStackConfig());
     await admin.close();
   }
 });
@@ -136,7 +138,13 @@ describe("each kind, compared with what LXD answers", () => {
     expect(lo).toMatchObject({ name: "lo", project: "default", type: "loopback", managed: false, config: {}, locations: [] });
     const names = (await admin.get<string[]>("/1.0/networks")).metadata.map((u) => u.split("/").pop()!);
     for (const n of names) {
-      const raw = (await admin.get<Record<string, any>>(`/1.0/networks/${n}`)).metadata;
+      // Incus 6.0 fails to read some host interfaces it lists (an `ifb` device: it asks Open vSwitch, absent here,
+      // and answers 404); the look-up must then fail the same way, not invent a network.
+      const raw = await admin.get<Record<string, any>>(`/1.0/networks/${n}`).then((r) => r.metadata, (e: unknown) => e as Error);
+      if (raw instanceof Error) {
+        await expect(getNetwork({ name: n })).rejects.toThrow();
+        continue;
+      }
       expect(await getNetwork({ name: n })).toMatchObject({ name: n, type: raw.type, managed: raw.managed, config: raw.config ?? {} });
     }
   });
@@ -239,6 +247,7 @@ describe("over HTTPS with a client certificate from stack config: no credential 
   /** Stack config as `pulumi config set [--secret] --path 'lxd:…'` writes it. */
   function setStackConfig(extra: Record<string, string> = {}): void {
     pulumi.runtime.setAllConfig({
+      ...backendStackConfig(),
       "lxd:remotes": JSON.stringify({ loop: { url, clientCert: cert.cert, clientKey: cert.key, serverFingerprint: fingerprint } }),
       ...extra,
     }, ["lxd:remotes", "lxd:clientKey"]);
@@ -266,7 +275,7 @@ describe("over HTTPS with a client certificate from stack config: no credential 
   });
 
   afterAll(async () => {
-    pulumi.runtime.setAllConfig({});
+    pulumi.runtime.setAllConfig(backendStackConfig());
     try {
       if (cert) await admin.request("DELETE", `/1.0/certificates/${cert.fingerprint}`).catch((e) => { if (!isNotFound(e)) throw e; });
     } finally {

@@ -3,7 +3,7 @@ import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provid
 import { MiniEngine, randomName } from "../support/engine";
 import { gone, localClient, removeProfile, removeProject } from "../support/lxd";
 import { createProject, getProfile, type LxdClient } from "../../provider/lxd";
-import { execFileSync } from "node:child_process";
+import { cli } from "../support/backend";
 
 let host: ProviderHost;
 let lxd: LxdClient;
@@ -87,7 +87,7 @@ test("C06 a project's default profile is adopted and updated, never created; des
   const project = randomName("p");
   await createProject(lxd, { name: project, description: "", config: { "features.profiles": "true" } });
   try {
-    execFileSync("lxc", ["profile", "device", "add", "default", "root", "disk", "path=/", "pool=default", "--project", project]);
+    cli(["profile", "device", "add", "default", "root", "disk", "path=/", "pool=default", "--project", project]);
     const before = (await getProfile(lxd, "default", { project })).value;
     const e = new MiniEngine(host, "profile", `default-${project}`, "Profile");
     const inputs = { name: "default", project, config: { "limits.cpu": 1 }, devices: before.devices };
@@ -122,7 +122,7 @@ test("rejects a weakening profile at check and names the key; accepts it with th
 
 test("fails when the profile name is taken, and suggests adopt; with adopt the existing profile is managed", async () => {
   const name = randomName();
-  execFileSync("lxc", ["profile", "create", name]);
+  cli(["profile", "create", name]);
   try {
     const e = new MiniEngine(host, "profile", name, "Profile");
     await expect(e.up({ name, config: { "limits.cpu": "1" } })).rejects.toThrow(/Failed to create profile ".*" in project "default": .*already exists.*adopt: true/);

@@ -15,7 +15,7 @@ import {
   type PlainObject, type ProviderHost,
 } from "../support/provider-host";
 import { rejected } from "../support/provider-host";
-import { ignoreNotFound } from "../support/lxd";
+import { ignoreNotFound, localClient } from "../support/lxd";
 
 const TYPE = dynamicResourceType("lxd", "Project");
 const rnd = () => `t-${randomBytes(4).toString("hex")}`;
@@ -27,7 +27,7 @@ let lxd: LxdClient;
 const leftovers: { projects: Set<string>; instances: Array<{ name: string; project: string }> } = { projects: new Set(), instances: [] };
 
 beforeAll(async () => {
-  lxd = new LxdClient();
+  lxd = localClient();
   providerText = await serializeProvider(providerShim("project"));
   host = await startProviderHost();
 });

@@ -1,18 +1,18 @@
 /** Helpers for integration tests that look at what the real LXD holds. */
-import { execFileSync } from "node:child_process";
+import { cli, backendConnection } from "./backend";
 import { LxdClient, getInstance, isNotFound, deleteInstance, stopInstance, deleteProfile, deleteProject, listInstances } from "../../provider/lxd";
 
 /** The test image alias `scripts/lxd-setup.sh` imports. */
 export const TEST_IMAGE = process.env.LXD_TEST_IMAGE_ALIAS ?? "pulumi-lxd-test";
 
-/** A client on the local socket. */
+/** A client on the local socket of the test backend (LXD, or Incus with `LXD_TEST_BACKEND=incus`: ./backend.ts). */
 export function localClient(): LxdClient {
-  return new LxdClient();
+  return new LxdClient(backendConnection());
 }
 
-/** Runs a shell command inside an instance through `lxc exec` and returns stdout (throws on non-zero exit). */
+/** Runs a shell command inside an instance through `lxc exec` / `incus exec` and returns stdout (throws on non-zero exit). */
 export function execIn(name: string, script: string, project = "default"): string {
-  return execFileSync("lxc", ["exec", name, "--project", project, "--", "sh", "-c", script], { encoding: "utf8", timeout: 60000 });
+  return cli(["exec", name, "--project", project, "--", "sh", "-c", script]);
 }
 
 /** Whether an instance exists. */

@@ -23,6 +23,7 @@
  * exits, so a test that forgets {@link ProviderHost.close} cannot hang jest or leak a process.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { backendStackConfig } from "./backend";
 import { randomBytes, randomUUID } from "node:crypto";
 import * as path from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -303,7 +304,10 @@ export class ProviderHostError extends Error {
 export async function startProviderHost(opts: ProviderHostOptions = {}): Promise<ProviderHost> {
   const project = opts.project ?? DEFAULT_PROJECT;
   const cwd = opts.cwd ?? REPO_ROOT;
-  const config = qualifyConfig(opts.config ?? {}, project);
+  // The test backend (./backend.ts): stack config lxd:server for Incus, unless the test names a server, URL or socket.
+  const given = opts.config ?? {};
+  const namesServer = ["lxd:server", "lxd:url", "lxd:socketPath"].some((k) => k in given);
+  const config = qualifyConfig(namesServer ? given : { ...backendStackConfig(), ...given }, project);
   const secretKeys = new Set((opts.secretKeys ?? []).map((key) => qualifyKey(key, project)));
   const started = performance.now();
 

@@ -137,7 +137,18 @@ describe("hole 5: security.devlxd is judged like the devLxd input (class devlxd)
   test("set by hand it is a finding that points at the devLxd input", () => {
     const [f] = assess({ "security.devlxd": "true" }, {});
     expect(f.class).toBe("devlxd");
-    expect(refusalMessage(f)).toMatch(/config\.security\.devlxd weakens confinement: .*use the devLxd: true input.*add "devlxd" to securityOptOuts/);
+    expect(refusalMessage(f)).toMatch(/config\.security\.devlxd weakens confinement: .*use the guestApi: true input.*add "devlxd" to securityOptOuts/);
+  });
+
+  test("Incus's security.guestapi is judged alike: a finding of class devlxd, unless the guestApi input asked for it", () => {
+    const [f] = assess({ "security.guestapi": "true" }, {});
+    expect(f.class).toBe("devlxd");
+    expect(refusalMessage(f)).toMatch(/config\.security\.guestapi weakens confinement: .*guestApi: true input/);
+    expect(classes({ "security.guestapi": "true" }, {}, { devLxd: true })).toEqual([]);
+    expect(classes({ "security.guestapi": "false" }, {})).toEqual([]);
+    expect(classes(hardenedConfig({ type: "container", server: "incus" }))).toEqual([]);
+    expect(Object.keys(hardenedConfig({ type: "container", server: "incus" }))).toContain("security.guestapi");
+    expect(Object.keys(hardenedConfig({ type: "container", server: "incus" }))).not.toContain("security.devlxd");
   });
 
   test("assess options say which inputs asked for nesting and /dev/lxd, so callers filter nothing by hand", () => {

@@ -12,8 +12,13 @@ import * as path from "node:path";
 import type { ResourceValidationArgs, ResourceValidationPolicy, StackValidationArgs } from "@pulumi/policy";
 import { hardenedResources, noWeakeningProfileInUse, PACK_NAME, policies, HARDENED_RESOURCES } from "../../policy-pack/policies";
 import { CONFIG_SCHEMA } from "../../policy-pack/judge";
-import { canOptOut, hardenedConfig, POLICY, PREVIEW_UNKNOWN, ruleOf, WEAKENING_CLASSES, type PolicyExample, type PolicyRow } from "../../provider/policy";
+import {
+  canOptOut, hardenedConfig, POLICY, PREVIEW_UNKNOWN, ruleOf, SERVER_OPT_OUTS, TRUST_OPT_OUTS, WEAKENING_CLASSES,
+  type PolicyExample, type PolicyRow, type ServerConfigRow, type TrustRow,
+} from "../../provider/policy";
 import { providerFor } from "../../provider/kit/host";
+import type { KindName } from "../../provider/kit/registry";
+import { generateClientCertificate } from "../../provider/lxd";
 
 const policyDir = path.dirname(require.resolve("@pulumi/policy/package.json"));
 const { Struct } = require(require.resolve("google-protobuf/google/protobuf/struct_pb", { paths: [policyDir] }));
@@ -66,7 +71,7 @@ async function validateStack(resources: [string, string, Record<string, unknown>
 }
 
 /** What the engine passes for this package's resources: the kind's checked inputs, or the program's when check fails. */
-async function checkedBy(kind: "instance" | "profile" | "pci-device", news: Record<string, unknown>): Promise<Record<string, unknown>> {
+async function checkedBy(kind: KindName, news: Record<string, unknown>): Promise<Record<string, unknown>> {
   const provider = providerFor(kind) as unknown as { check(o: object, n: object): Promise<{ inputs: Record<string, unknown> }> };
   const r = await provider.check({}, { ...news, __provider: "exports.handler = __f0;" });
   return r.inputs;
@@ -119,8 +124,11 @@ const FAMILIES: Family[] = [
 const subjectKey = (ex: PolicyExample) => (ex.config ? Object.keys(ex.config)[0] : `devices.${Object.keys(ex.devices ?? {})[0]}`);
 const hasEmptyValue = (ex: PolicyExample) => Object.values(ex.config ?? {}).includes("");
 
+/** The rows that judge instances and profiles (config, raw.lxc, device); the server and trust rows are tested below. */
+const INSTANCE_ROWS = POLICY.filter((r) => r.on === "config" || r.on === "raw.lxc" || r.on === "device");
+
 describe.each(FAMILIES.map((f): [string, Family] => [f.label, f]))("%s", (_label, family) => {
-  describe.each(POLICY.map((row): [string, PolicyRow] => [ruleOf(row), row]))("row %s", (_rule, row) => {
+  describe.each(INSTANCE_ROWS.map((row): [string, PolicyRow] => [ruleOf(row), row]))("row %s", (_rule, row) => {
     test("rejects its refused example without opt-outs, naming the setting and the class", async () => {
       const messages = await validateResource(family.type, "r1", await family.props(row.examples.refused, []));
       expect(messages.length).toBeGreaterThan(0);
@@ -252,6 +260,155 @@ describe("the bridged providers", () => {
   });
 });
 
+/**
+ * The kinds that joined the policy after Instance and Profile: one family per resource type the pack reads, each row
+ * that applies to it run with its own examples (refused; accepted by the pack's optOuts, and the resource's
+ * securityOptOuts where it has them; refused when only the other classes are accepted).
+ */
+interface KindFamily {
+  label: string;
+  type: string;
+  rows: PolicyRow[];
+  /** The setting a violation names for an example. */
+  names: (ex: PolicyExample) => string;
+  props: (ex: PolicyExample, ownOptOuts: string[]) => Promise<Record<string, unknown>>;
+}
+
+const DEVICE_ROWS = POLICY.filter((r) => r.on === "device");
+const VOLUME_ROWS = POLICY.filter((r) => r.on === "config" && r.keys.includes("security.shifted"));
+const SERVER_ROWS = POLICY.filter((r): r is ServerConfigRow => r.on === "server config");
+const TRUST_ROWS = POLICY.filter((r): r is TrustRow => r.on === "trust");
+const deviceOf = (ex: PolicyExample) => Object.entries(ex.devices ?? {})[0] as [string, Record<string, string>];
+const PEM = generateClientCertificate({ commonName: "pack-test" }).cert;
+
+const KIND_FAMILIES: KindFamily[] = [
+  {
+    label: "pulumi-lxd-hardened InstanceDevice", type: "pulumi-nodejs:dynamic/lxd:InstanceDevice", rows: DEVICE_ROWS, names: (ex) => `devices.${deviceOf(ex)[0]}`,
+    props: (ex, o) => {
+      const [deviceName, { type, ...properties }] = deviceOf(ex);
+      return checkedBy("instance-device", { instance: "c1", deviceName, type, properties, securityOptOuts: o });
+    },
+  },
+  {
+    label: "Terraform LXD InstanceDevice", type: "lxd:index/instanceDevice:InstanceDevice", rows: DEVICE_ROWS, names: (ex) => `devices.${deviceOf(ex)[0]}`,
+    props: async (ex) => {
+      const [name, { type, ...properties }] = deviceOf(ex);
+      return { instanceName: "c1", name, type, properties };
+    },
+  },
+  {
+    label: "pulumi-lxd-hardened StorageVolume", type: "pulumi-nodejs:dynamic/lxd:StorageVolume", rows: VOLUME_ROWS, names: (ex) => Object.keys(ex.config ?? {})[0],
+    props: (ex, o) => checkedBy("storage-volume", { pool: "default", name: "v1", config: ex.config ?? {}, securityOptOuts: o }),
+  },
+  {
+    label: "Terraform LXD Volume (2.x)", type: "lxd:index/volume:Volume", rows: VOLUME_ROWS, names: (ex) => Object.keys(ex.config ?? {})[0],
+    props: async (ex) => ({ pool: "default", name: "v1", config: ex.config ?? {} }),
+  },
+  {
+    label: "Terraform LXD StorageVolume (3.x)", type: "lxd:index/storageVolume:StorageVolume", rows: VOLUME_ROWS, names: (ex) => Object.keys(ex.config ?? {})[0],
+    props: async (ex) => ({ pool: "default", name: "v1", config: ex.config ?? {} }),
+  },
+  {
+    label: "pulumi-lxd-hardened ServerSettings", type: "pulumi-nodejs:dynamic/lxd:ServerSettings", rows: SERVER_ROWS, names: (ex) => Object.keys(ex.server ?? {})[0],
+    props: (ex, o) => checkedBy("server-settings", { config: ex.server ?? {}, securityOptOuts: o }),
+  },
+  {
+    label: "pulumi-lxd-hardened TrustCertificate", type: "pulumi-nodejs:dynamic/lxd:TrustCertificate", rows: TRUST_ROWS, names: () => "restricted=false",
+    props: (ex, o) => checkedBy("trust-certificate", { name: "ci", certificate: PEM, restricted: ex.trust?.restricted, projects: [], securityOptOuts: o }),
+  },
+  {
+    label: "pulumi-lxd-hardened TrustToken", type: "pulumi-nodejs:dynamic/lxd:TrustToken", rows: TRUST_ROWS, names: () => "restricted=false",
+    props: (ex, o) => checkedBy("trust-token", { name: "ci", restricted: ex.trust?.restricted, projects: [], securityOptOuts: o }),
+  },
+];
+const ALL_CLASSES = [...WEAKENING_CLASSES, ...SERVER_OPT_OUTS, ...TRUST_OPT_OUTS];
+const ownsOptOuts = (type: string) => type.startsWith("pulumi-nodejs:");
+
+describe.each(KIND_FAMILIES.map((f): [string, KindFamily] => [f.label, f]))("%s", (_label, family) => {
+  test("has rows to judge it by", () => expect(family.rows.length).toBeGreaterThan(0));
+
+  describe.each(family.rows.map((row): [string, PolicyRow] => [ruleOf(row), row]))("row %s", (_rule, row) => {
+    const optOutable = row.examples.optedOut !== "cannot be opted out";
+
+    test("rejects its refused example without opt-outs, naming the setting, the class and the pack's opt-out", async () => {
+      const messages = await validateResource(family.type, "r1", await family.props(row.examples.refused, []));
+      const mine = messages.filter((m) => m.includes(`(${row.class})`));
+      expect(mine.length).toBeGreaterThan(0);
+      expect(mine.some((m) => m.includes(family.names(row.examples.refused)))).toBe(true);
+      if (!optOutable) expect(mine[0]).toMatch(/refused in every case \(no opt-out accepts it\)/);
+      else expect(mine[0]).toContain(`add "${row.class}" to the optOuts of policy "${HARDENED_RESOURCES}"`);
+    });
+
+    if (!optOutable) {
+      test("rejects its refused example even with every class opted out (pack and resource)", async () => {
+        const messages = await validateResource(family.type, "r1", await family.props(row.examples.refused, ALL_CLASSES), { optOuts: [...ALL_CLASSES, row.class] });
+        expect(messages.filter((m) => m.includes(`(${row.class})`)).length).toBeGreaterThan(0);
+      });
+      return;
+    }
+
+    test("allows its opted-out example when the pack's config (and the resource, where it has securityOptOuts) accepts the class", async () => {
+      const ex = row.examples.optedOut as PolicyExample;
+      expect(await validateResource(family.type, "r1", await family.props(ex, [row.class]), { optOuts: [row.class] })).toEqual([]);
+    });
+
+    test("rejects its opted-out example when only the other classes are accepted", async () => {
+      const ex = row.examples.optedOut as PolicyExample;
+      const others = ALL_CLASSES.filter((c) => c !== row.class);
+      const messages = await validateResource(family.type, "r1", await family.props(ex, ALL_CLASSES), { optOuts: others });
+      expect(messages.filter((m) => m.includes(`(${row.class})`)).length).toBeGreaterThan(0);
+    });
+
+    if (ownsOptOuts(family.type)) {
+      test("rejects its opted-out example when the pack accepts the class but the resource did not opt out of it", async () => {
+        const ex = row.examples.optedOut as PolicyExample;
+        const messages = await validateResource(family.type, "r1", await family.props(ex, []), { optOuts: [row.class] });
+        expect(messages).toEqual([expect.stringMatching(new RegExp(`\\(${row.class}\\).*To accept it, add "${row.class}" to the resource's securityOptOuts$`))]);
+      });
+    }
+  });
+});
+
+describe("the kinds that joined the policy", () => {
+  test("an InstanceDevice's bridged nic: the checked inputs carry the filter default and pass; switching it off is a network violation", async () => {
+    const ok = await checkedBy("instance-device", { instance: "c1", deviceName: "eth1", type: "nic", properties: { nictype: "bridged", parent: "pack-no-such-br" } });
+    expect(ok.device).toMatchObject({ "security.mac_filtering": "true" });
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:InstanceDevice", "eth1", ok)).toEqual([]);
+    const off = await checkedBy("instance-device", { instance: "c1", deviceName: "eth1", type: "nic", properties: { network: "br0", "security.mac_filtering": false }, securityOptOuts: ["network"] });
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:InstanceDevice", "eth1", off)).toEqual([
+      expect.stringMatching(/^device "c1\/eth1" in project "default": devices\.eth1 weakens confinement \(network\): security\.mac_filtering="false"/),
+    ]);
+  });
+
+  test("the instance rows judge a volume's config too (a line break is injection), and the server rows judge no instance", async () => {
+    const messages = await validateResource("lxd:index/volume:Volume", "v1", { pool: "default", name: "v1", config: { "user.x": "ok", "snapshots.pattern": "a\nb" } });
+    expect(messages).toEqual([expect.stringMatching(/^storage volume "default\/v1" in project "default": snapshots\.pattern weakens confinement \(injection\)/)]);
+    expect(await validateResource("lxd:index/profile:Profile", "p1", { name: "p1", config: { "core.https_address": "[::]:8443", "core.trust_password": "x" } })).toEqual([]);
+  });
+
+  test("server settings: a host name or loopback bind and an empty trust password are no violations; the password is never shown", async () => {
+    const ok = await checkedBy("server-settings", { config: { "core.https_address": "127.0.0.1:8443", "core.metrics_address": "lxd.example.net:9100", "core.trust_password": "" } });
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:ServerSettings", "server", ok)).toEqual([]);
+    const pw = await validateResource("pulumi-nodejs:dynamic/lxd:ServerSettings", "server", { config: { "core.trust_password": "hunter2-secret" } });
+    expect(pw).toEqual([expect.stringMatching(/^server settings: core\.trust_password weakens the server's protection \(trust-password\)/)]);
+    expect(pw[0]).not.toContain("hunter2-secret");
+  });
+
+  test("trust entries: restricted (the kinds' default) passes; an unknown restricted waits for up", async () => {
+    const restricted = await checkedBy("trust-token", { name: "ci", projects: ["team"] });
+    expect(restricted.restricted).toBe(true);
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:TrustToken", "ci", restricted)).toEqual([]);
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:TrustCertificate", "ci", { name: "ci", certificate: PEM, restricted: UNKNOWN })).toEqual([]);
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:ServerSettings", "server", { config: UNKNOWN })).toEqual([]);
+  });
+
+  test("a resource whose securityOptOuts are a preview unknown is bounded by the pack's optOuts alone (server classes too)", async () => {
+    const wire = { config: { "core.https_address": ":8443" }, securityOptOuts: UNKNOWN };
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:ServerSettings", "server", wire)).toHaveLength(1);
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:ServerSettings", "server", wire, { optOuts: ["wildcard-bind"] })).toEqual([]);
+  });
+});
+
 describe("values the engine hands over", () => {
   test("preview unknowns are not judged, and the rest still is (the SDK's proxy throws on reading one)", async () => {
     const wire = { name: "web", image: "debian/12", config: { ...BASELINE, "security.privileged": UNKNOWN }, devices: [{ name: "gpu0", type: "gpu", properties: {} }] };
@@ -330,7 +487,7 @@ describe("the pack", () => {
   test("two mandatory policies with the same per-stack config schema (optOuts: the weakening classes, default none)", () => {
     expect(policies.map((p) => [p.name, p.enforcementLevel])).toEqual([["lxd-hardened", "mandatory"], ["lxd-no-weakening-profile-in-use", "mandatory"]]);
     for (const p of policies) expect(p.configSchema).toBe(CONFIG_SCHEMA);
-    expect(CONFIG_SCHEMA.properties.optOuts.items.enum).toEqual([...WEAKENING_CLASSES]);
+    expect(CONFIG_SCHEMA.properties.optOuts.items.enum).toEqual([...WEAKENING_CLASSES, ...SERVER_OPT_OUTS, ...TRUST_OPT_OUTS]);
     expect(CONFIG_SCHEMA.properties.optOuts.default).toEqual([]);
     expect((hardenedResources as ResourceValidationPolicy).validateResource).toBeInstanceOf(Function);
   });
@@ -346,5 +503,15 @@ describe("the pack", () => {
     expect(build.include).toContain("policy-pack/**/*.ts");
     expect(JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")).main).toBe("index.js");
     expect(Object.keys(JSON.parse(fs.readFileSync(path.join(dir, "policy-config.example.json"), "utf8")))).toEqual(policies.map((p) => p.name));
+  });
+});
+
+describe("this package's own Instance on Incus", () => {
+  test("its state holds security.guestapi (the hardened default written for Incus): read as security.devlxd, no violation", async () => {
+    const config = { ...hardenedConfig({ type: "container", server: "incus" }) };
+    expect(config["security.guestapi"]).toBe("false");
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:Instance", "web", { name: "web", image: "x", type: "container", config })).toEqual([]);
+    expect(await validateResource("pulumi-nodejs:dynamic/lxd:Instance", "web", { name: "web", image: "x", type: "container", config: { ...config, "security.guestapi": "true" } }))
+      .toEqual([expect.stringContaining("weakens confinement (devlxd)")]);
   });
 });
