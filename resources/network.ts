@@ -33,6 +33,14 @@ export interface NetworkArgs {
   config?: pulumi.Input<Record<string, pulumi.Input<Scalar>>>;
   /** Description. Default "". Updated in place. */
   description?: pulumi.Input<string>;
+  /**
+   * On an LXD cluster: the member-specific keys, per member (`{node1: {"bridge.external_interfaces": "eth1"}}`). Only
+   * the type's member-specific keys (`NETWORK_MEMBER_KEYS`): a bridge's `bridge.external_interfaces`,
+   * `bgp.ipv4.nexthop`, `bgp.ipv6.nexthop`; `parent` for macvlan, sriov and physical. On a cluster these keys are
+   * refused in `config`; on a server that is not clustered `members` is refused. Updated in place, member by member
+   * (a key dropped here is unset on its member). Default: none.
+   */
+  members?: pulumi.Input<Record<string, pulumi.Input<Record<string, pulumi.Input<Scalar>>>>>;
   /** If a managed network of this name exists, take it over (its former content is put back on destroy) instead of failing. Default false. */
   adopt?: pulumi.Input<boolean>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
@@ -54,12 +62,16 @@ export class Network extends pulumi.dynamic.Resource {
   declare readonly usedBy: pulumi.Output<string[]>;
   /** The whole config LXD holds, keys it picked itself included (`volatile.*` left out). */
   declare readonly effectiveConfig: pulumi.Output<Record<string, string>>;
+  /** The member-specific keys the program declares, as each member has them (absent without `members`). */
+  declare readonly members: pulumi.Output<Record<string, Record<string, string>> | undefined>;
+  /** On a cluster: every member's member-specific keys as LXD has them. */
+  declare readonly memberConfig: pulumi.Output<Record<string, Record<string, string>> | undefined>;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.CustomResourceOptions) {
     super(
       providerShim("network"),
       name,
-      { ...args, name: args.name ?? name, managed: undefined, status: undefined, usedBy: undefined, effectiveConfig: undefined, adoptedFrom: undefined },
+      { ...args, name: args.name ?? name, managed: undefined, status: undefined, usedBy: undefined, effectiveConfig: undefined, adoptedFrom: undefined, memberConfig: undefined },
       opts,
       "lxd",
       "Network",

@@ -35,6 +35,15 @@ export interface StoragePoolArgs {
   /** Description. Default "". In place. */
   description?: pulumi.Input<string>;
   /**
+   * On an LXD cluster: the member-specific keys, per member (`{node1: {source: "/srv/a"}, node2: {source: "/srv/b"}}`).
+   * Only the driver's member-specific keys (`MEMBER_SPECIFIC_POOL_KEYS`): `source` (every local driver), `size`
+   * (btrfs, lvm, zfs), `lvm.vg_name`, `lvm.thinpool_name`, `zfs.pool_name`; ceph and cephfs have none. On a cluster
+   * these keys are refused in `config`; on a server that is not clustered `members` is refused. A member left out (or
+   * a key left out) gets what LXD fills in, which is LXD's and never drift. A member's different `source` forces
+   * replacement; `size` changes in place only where LXD resizes loop pools (`storage_pool_loop_resize`). Default: none.
+   */
+  members?: pulumi.Input<Record<string, pulumi.Input<Record<string, pulumi.Input<Scalar>>>>>;
+  /**
    * If a pool of this name exists, take it over instead of failing: its driver (and `source`, when given) must
    * match; its former config and description are put back on destroy, and it is never deleted. Always so for
    * `default`. Default false.
@@ -62,6 +71,10 @@ export class StoragePool extends pulumi.dynamic.Resource {
   declare readonly usedBy: pulumi.Output<string[]>;
   /** Cluster members the pool is on (`["none"]` on a server that is not clustered). */
   declare readonly locations: pulumi.Output<string[]>;
+  /** The member-specific keys the program declares, as each member has them (absent without `members`). */
+  declare readonly members: pulumi.Output<Record<string, Record<string, string>> | undefined>;
+  /** On a cluster: every member's member-specific keys as LXD has them (the `source` and `size` LXD filled in included). */
+  declare readonly memberConfig: pulumi.Output<Record<string, Record<string, string>> | undefined>;
 
   constructor(name: string, args: StoragePoolArgs, opts?: pulumi.CustomResourceOptions) {
     super(
@@ -69,7 +82,7 @@ export class StoragePool extends pulumi.dynamic.Resource {
       name,
       {
         ...args, name: args.name ?? name,
-        effectiveConfig: undefined, status: undefined, usedBy: undefined, locations: undefined, adoptedFrom: undefined,
+        effectiveConfig: undefined, status: undefined, usedBy: undefined, locations: undefined, adoptedFrom: undefined, memberConfig: undefined,
       },
       opts,
       "lxd",

@@ -14,22 +14,31 @@
  * a pool that anything uses (LXD's `used_by`: profiles, instances, volumes) fails before anything changes, naming
  * the users; a replacement of such a pool fails at preview the same way. Cached images do not count: LXD drops their
  * volumes with the pool and keeps the images.
+ *
+ * On a cluster (GET /1.0 `environment.server_clustered`, GET /1.0/cluster/members): the member-specific keys
+ * (`MEMBER_SPECIFIC_POOL_KEYS`: `source`, `size`, `zfs.pool_name`, `lvm.vg_name`, `lvm.thinpool_name`) are given per
+ * member in `members` and refused in `config`. Create: POST /1.0/storage-pools?target=<member> for every member of
+ * the cluster (with its keys, or none), then one POST without target and without them. Read: GET ?target=<member> for
+ * every member the pool is on. Update: PATCH ?target=<member> with that member's keys, then the global PUT. A member's
+ * different `source` forces replacement. Delete: one DELETE, as on one server.
  */
 import { z } from "zod";
 import {
-  createStoragePool, deleteStoragePool, getStoragePool, isConflict, isNotFound, updateStoragePool,
+  createStoragePool, deleteStoragePool, getStoragePool, isConflict, isNotFound, patchStoragePool, updateStoragePool,
   type ConfigMap, type LxdClient, type StoragePool as LxdStoragePool, type StoragePoolPut,
 } from "../lxd";
 import { CONFIG_KEY, nameSchema, POOL_NAME } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { dropEmpty, normalizeConfig, sameJson, UNKNOWN } from "../rules/values";
+import { memberKeyFailures, managedMembers, type ClusterFacts, type MemberConfigs } from "../rules/members";
 import {
-  isVolatilePoolKey, POOL_DRIVERS, poolKeyProblem, protectedSourceReason, SERVER_FILLED_POOL_KEYS, type PoolDriver,
+  isVolatilePoolKey, MEMBER_SPECIFIC_POOL_KEYS, POOL_DRIVERS, poolKeyProblem, protectedSourceReason, SERVER_FILLED_POOL_KEYS, type PoolDriver,
 } from "../rules/storage-pool";
 import { describeUsedByInProject } from "../rules/used-by";
 import { checkWith } from "../kit/check";
 import { amend, lxdSays } from "../kit/errors";
 import type { Kind } from "../kit/contract";
+import { applyMembers, checkMembersOnServer, onCluster, readMemberConfig, requireMembersFit, type MemberCalls } from "../kit/members";
 
 /** Inputs after check. */
 export interface StoragePoolInputs {
@@ -38,13 +47,22 @@ export interface StoragePoolInputs {
   config: ConfigMap;
   description: string;
   adopt: boolean;
+  /** On a cluster: member-specific keys by member (`{node1: {source: "/srv/a"}}`); absent when not given. */
+  members?: MemberConfigs;
   connection?: ConnectionArgs;
+}
+
+/** What a pool had before it was adopted: config, description and, on a cluster, each member's member-specific keys. */
+export interface AdoptedPool extends StoragePoolPut {
+  members?: MemberConfigs;
 }
 
 /** State. */
 export interface StoragePoolOutputs extends StoragePoolInputs {
   /** Config and description the pool had before it was adopted (put back on destroy); absent for pools this stack created. */
-  adoptedFrom?: StoragePoolPut;
+  adoptedFrom?: AdoptedPool;
+  /** On a cluster: every member's member-specific keys as LXD has them (the `source` and `size` LXD filled in included); absent on one server. */
+  memberConfig?: MemberConfigs;
   /** The pool's whole config as LXD has it (the keys LXD filled in and `volatile.*` included). */
   effectiveConfig: ConfigMap;
   /** LXD's status of the pool: `Created`, `Pending`, `Errored`, `Unavailable`. */
@@ -64,9 +82,27 @@ function schema() {
       config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
       description: z.string().default(""),
       adopt: z.boolean().default(false),
+      members: z.record(z.string().min(1, "must be a cluster member's name"), z.record(nameSchema(CONFIG_KEY), scalar)).optional(),
       connection: connectionSchema().optional(),
     })
     .strict();
+}
+
+/** The calls that read and write one member's keys of pool `name`. */
+function memberCalls(lxd: LxdClient, name: string): MemberCalls {
+  return {
+    get: async (member) => {
+      const { value, etag } = await getStoragePool(lxd, name, { target: member });
+      return { config: value.config ?? {}, etag };
+    },
+    patch: (member, config, description, etag) => patchStoragePool(lxd, name, { config, description }, etag, { target: member }),
+  };
+}
+
+/** Each member's member-specific keys, when the pool is on a cluster. */
+async function memberConfigOf(lxd: LxdClient, p: LxdStoragePool): Promise<MemberConfigs | undefined> {
+  if (!onCluster(p.locations)) return undefined;
+  return readMemberConfig(memberCalls(lxd, p.name), p.locations ?? [], MEMBER_SPECIFIC_POOL_KEYS[p.driver as PoolDriver] ?? []);
 }
 
 /** Whether LXD owns `key` on a pool whose program config is `own`: `volatile.*`, and the keys LXD fills in that the program leaves out. */
@@ -84,10 +120,12 @@ function ownedConfig(live: ConfigMap, own: ConfigMap): ConfigMap {
   return Object.fromEntries(Object.entries(live).filter(([k]) => !lxdOwns(k, own)));
 }
 
-function outputsFrom(p: LxdStoragePool, inputs: StoragePoolInputs, adoptedFrom?: StoragePoolPut): StoragePoolOutputs {
+function outputsFrom(p: LxdStoragePool, inputs: StoragePoolInputs, adoptedFrom?: AdoptedPool, memberConfig?: MemberConfigs): StoragePoolOutputs {
   const live = p.config ?? {};
   return {
     ...inputs,
+    members: inputs.members ? managedMembers(memberConfig ?? {}, inputs.members) : undefined,
+    memberConfig,
     name: p.name,
     driver: p.driver as PoolDriver,
     config: ownedConfig(live, inputs.config),
@@ -96,7 +134,8 @@ function outputsFrom(p: LxdStoragePool, inputs: StoragePoolInputs, adoptedFrom?:
     effectiveConfig: live,
     status: p.status ?? "",
     usedBy: p.used_by ?? [],
-    locations: p.locations ?? [],
+    // LXD lists the members in no fixed order.
+    locations: [...(p.locations ?? [])].sort(),
   } satisfies StoragePoolOutputs;
 }
 
@@ -127,16 +166,57 @@ function sameIdentity(live: LxdStoragePool, inputs: StoragePoolInputs): void {
   }
 }
 
+/**
+ * On a cluster: refuses a member whose `source` is not the declared one, and a `size` change LXD cannot apply.
+ * @throws Error naming the member and what differs
+ */
+async function sameMembers(lxd: LxdClient, name: string, memberConfig: MemberConfigs, members: MemberConfigs | undefined): Promise<void> {
+  for (const [m, keys] of Object.entries(members ?? {})) {
+    const has = memberConfig[m] ?? {};
+    if (keys.source !== undefined && keys.source !== (has.source ?? "")) {
+      throw new Error(`member "${m}" of the existing pool has source ${JSON.stringify(has.source ?? "")}, but members.${m}.source ${JSON.stringify(keys.source)} was declared (a pool's source cannot change)`);
+    }
+    await sizeChangeApplies(lxd, name, has.size, keys.size, `members.${m}.size`);
+  }
+}
+
+/**
+ * Creates a pool on a cluster as LXD requires: pending on every member (`?target=<member>`, with the member's keys
+ * from `members` or none, so LXD fills them in), then once globally without member-specific keys. A failure after a
+ * member accepted it removes the pending pool again; when even that fails, the pool is reported as held.
+ */
+async function createOnCluster(lxd: LxdClient, inputs: StoragePoolInputs, members: string[], accepted: (p?: false) => void): Promise<void> {
+  let pending = false;
+  try {
+    for (const m of members) {
+      await createStoragePool(lxd, { name: inputs.name, driver: inputs.driver, config: inputs.members?.[m] ?? {}, description: inputs.description }, { target: m });
+      pending = true;
+    }
+    await createStoragePool(lxd, { name: inputs.name, driver: inputs.driver, config: inputs.config, description: inputs.description });
+  } catch (err) {
+    if (pending) {
+      await deleteStoragePool(lxd, inputs.name).catch(() => accepted());
+    }
+    throw isConflict(err) ? amend(err, " (set adopt: true to bring the existing pool under management)") : err;
+  }
+}
+
 /** Takes over an existing pool: records its config and description, then PUTs ours (keeping what LXD owns). */
 async function adopt(lxd: LxdClient, inputs: StoragePoolInputs, accepted: (p: Partial<StoragePoolOutputs>) => void): Promise<StoragePoolOutputs> {
-  const { value, etag } = await getStoragePool(lxd, inputs.name);
+  let { value, etag } = await getStoragePool(lxd, inputs.name);
   sameIdentity(value, inputs);
   await sizeChangeApplies(lxd, inputs.name, value.config?.size, inputs.config.size);
-  const adoptedFrom: StoragePoolPut = { config: value.config ?? {}, description: value.description ?? "" };
+  const before = await memberConfigOf(lxd, value);
+  if (before) await sameMembers(lxd, inputs.name, before, inputs.members);
+  const adoptedFrom: AdoptedPool = { config: value.config ?? {}, description: value.description ?? "", ...(before ? { members: before } : {}) };
+  if (before && (await applyMembers(memberCalls(lxd, inputs.name), undefined, inputs.members, inputs.description, MEMBER_SPECIFIC_POOL_KEYS[inputs.driver], false))) {
+    ({ value, etag } = await getStoragePool(lxd, inputs.name));
+  }
   const want: StoragePoolPut = { config: { ...lxdKept(adoptedFrom.config, inputs.config), ...inputs.config }, description: inputs.description };
-  if (!sameJson(want, adoptedFrom)) await updateStoragePool(lxd, inputs.name, want, etag);
+  if (!sameJson(want, { config: value.config ?? {}, description: value.description ?? "" })) await updateStoragePool(lxd, inputs.name, want, etag);
   accepted({ adoptedFrom });
-  return outputsFrom((await getStoragePool(lxd, inputs.name)).value, inputs, adoptedFrom);
+  const now = (await getStoragePool(lxd, inputs.name)).value;
+  return outputsFrom(now, inputs, adoptedFrom, await memberConfigOf(lxd, now));
 }
 
 /** API extension with which LXD resizes a loop-backed pool when its `size` changes (LXD 5.0 lacks it). */
@@ -147,11 +227,11 @@ export const LOOP_RESIZE_EXTENSION = "storage_pool_loop_resize";
  * checked) stores the new `size` and leaves the pool as it was, so the config would claim a size the pool has not.
  * @throws Error naming the key, the values and the missing extension
  */
-async function sizeChangeApplies(lxd: LxdClient, name: string, before: string | undefined, after: string | undefined): Promise<void> {
+async function sizeChangeApplies(lxd: LxdClient, name: string, before: string | undefined, after: string | undefined, field = "config.size"): Promise<void> {
   if (after === undefined || after === UNKNOWN || before === undefined || before === after) return;
   if (await lxd.hasExtension(LOOP_RESIZE_EXTENSION)) return;
   throw new Error(
-    `Failed to update storage pool "${name}": config.size cannot change from ${JSON.stringify(before)} to ${JSON.stringify(after)} on this LXD server: ` +
+    `Failed to update storage pool "${name}": ${field} cannot change from ${JSON.stringify(before)} to ${JSON.stringify(after)} on this LXD server: ` +
       `it lacks API extension ${LOOP_RESIZE_EXTENSION}, and without it LXD records the new size without resizing the pool. ` +
       `Keep the size, or resize the pool outside LXD`,
   );
@@ -163,11 +243,11 @@ const sourceOf = (p: StoragePoolOutputs) => p.config?.source ?? p.effectiveConfi
 export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
   noun: "storage pool",
   inProject: false,
-  outputKeys: ["adoptedFrom", "effectiveConfig", "status", "usedBy", "locations"],
-  diffKeys: ["name", "driver", "config", "description"],
+  outputKeys: ["adoptedFrom", "memberConfig", "effectiveConfig", "status", "usedBy", "locations"],
+  diffKeys: ["name", "driver", "config", "description", "members"],
   replaceKeys: ["name", "driver"],
 
-  async check(news) {
+  async check(news, { open }) {
     const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { failures };
     const unknown = (k: string) => unknownKeys.includes(k);
@@ -183,8 +263,29 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
         }
       }
     }
+    // Member-specific keys, per member: the driver's member keys only, each judged like a config key.
+    let members: MemberConfigs | undefined;
+    if (unknown("members")) members = UNKNOWN as never as MemberConfigs;
+    else if (value.members && Object.keys(value.members).length) {
+      members = Object.fromEntries(Object.entries(value.members).map(([m, c]) => [m, dropEmpty(normalizeConfig(c))]));
+      if (!unknown("driver")) {
+        failures.push(...memberKeyFailures(members, MEMBER_SPECIFIC_POOL_KEYS[value.driver], `driver "${value.driver}"`));
+        for (const [m, c] of Object.entries(members)) {
+          for (const [k, v] of Object.entries(c)) {
+            if (v === UNKNOWN || !MEMBER_SPECIFIC_POOL_KEYS[value.driver].includes(k)) continue;
+            const problem = poolKeyProblem(value.driver, k, v);
+            if (problem) failures.push({ property: `members.${m}.${k}`, reason: problem.replace(`config.${k} `, `members.${m}.${k} `) });
+            const why = k === "source" ? protectedSourceReason(v, process.env.LXD_DIR) : undefined;
+            if (why) failures.push({ property: `members.${m}.source`, reason: why.replace("config.source", `members.${m}.source`) });
+          }
+        }
+      }
+    }
+    if (!failures.length && !unknown("config") && !unknown("driver")) {
+      failures.push(...(await checkMembersOnServer(open, config, members, MEMBER_SPECIFIC_POOL_KEYS[value.driver])));
+    }
     if (failures.length) return { failures };
-    return { inputs: { ...value, config: unknown("config") ? config : dropEmpty(config) } };
+    return { inputs: { ...value, members, config: unknown("config") ? config : dropEmpty(config) } };
   },
 
   async diff(olds, news, base, open) {
@@ -193,9 +294,20 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
     // it is no change; a config that is not known yet (preview) plans no replacement.
     const newSource = news.config === (UNKNOWN as never) ? undefined : news.config?.source;
     if (newSource !== undefined && newSource !== sourceOf(olds)) replaces.push("config");
+    // On a cluster, each member's source the same way.
+    const newMembers = news.members === (UNKNOWN as never) ? undefined : news.members;
+    const movedMembers = Object.entries(newMembers ?? {})
+      .filter(([m, c]) => c.source !== undefined && c.source !== (olds.members?.[m]?.source ?? olds.memberConfig?.[m]?.source))
+      .map(([m, c]) => `members.${m}.source ${JSON.stringify(olds.members?.[m]?.source ?? olds.memberConfig?.[m]?.source ?? "")} → ${JSON.stringify(c.source)}`);
+    if (movedMembers.length) replaces.push("members");
     if (!replaces.length) {
       if (base.changes && news.config !== (UNKNOWN as never)) {
         await sizeChangeApplies(open().lxd, olds.name, olds.config?.size ?? olds.effectiveConfig?.size, news.config?.size);
+      }
+      if (base.changes) {
+        for (const [m, c] of Object.entries(newMembers ?? {})) {
+          await sizeChangeApplies(open().lxd, olds.name, olds.members?.[m]?.size ?? olds.memberConfig?.[m]?.size, c.size, `members.${m}.size`);
+        }
       }
       return base;
     }
@@ -203,6 +315,7 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
     const why = [
       replaces.includes("driver") ? `driver "${olds.driver}" → "${news.driver}"` : "",
       replaces.includes("config") ? `source ${JSON.stringify(sourceOf(olds) ?? "")} → ${JSON.stringify(newSource)}` : "",
+      ...movedMembers,
       replaces.includes("name") ? `name "${olds.name}" → "${news.name}"` : "",
       replaces.includes("connection") ? "another LXD server" : "",
     ].filter(Boolean).join(", ");
@@ -228,6 +341,7 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
   },
 
   async create({ lxd }, inputs, accepted) {
+    const facts: ClusterFacts = await requireMembersFit(lxd, inputs.config, inputs.members, MEMBER_SPECIFIC_POOL_KEYS[inputs.driver]);
     if (inputs.name === "default" || inputs.adopt) {
       try {
         return await adopt(lxd, inputs, accepted);
@@ -236,27 +350,43 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
         if (!isNotFound(err)) throw new Error(`Failed to adopt storage pool "${inputs.name}": ${lxdSays(err)}`, { cause: err });
       }
     }
-    try {
-      await createStoragePool(lxd, { name: inputs.name, driver: inputs.driver, config: inputs.config, description: inputs.description });
-    } catch (err) {
-      throw isConflict(err) ? amend(err, " (set adopt: true to bring the existing pool under management)") : err;
+    if (facts.clustered) {
+      await createOnCluster(lxd, inputs, facts.members, accepted);
+    } else {
+      try {
+        await createStoragePool(lxd, { name: inputs.name, driver: inputs.driver, config: inputs.config, description: inputs.description });
+      } catch (err) {
+        throw isConflict(err) ? amend(err, " (set adopt: true to bring the existing pool under management)") : err;
+      }
     }
     accepted();
-    return outputsFrom((await getStoragePool(lxd, inputs.name)).value, inputs);
+    const p = (await getStoragePool(lxd, inputs.name)).value;
+    return outputsFrom(p, inputs, undefined, await memberConfigOf(lxd, p));
   },
 
   async read({ lxd }, props) {
-    return outputsFrom((await getStoragePool(lxd, props.name)).value, props, props.adoptedFrom);
+    const p = (await getStoragePool(lxd, props.name)).value;
+    return outputsFrom(p, props, props.adoptedFrom, await memberConfigOf(lxd, p));
   },
 
   async update({ lxd }, olds, news) {
-    const { value, etag } = await getStoragePool(lxd, news.name);
+    let { value, etag } = await getStoragePool(lxd, news.name);
     sameIdentity(value, news);
+    const before = await memberConfigOf(lxd, value);
+    if (news.members || before) await requireMembersFit(lxd, news.config, news.members, MEMBER_SPECIFIC_POOL_KEYS[news.driver]);
+    if (before) {
+      await sameMembers(lxd, news.name, before, news.members);
+      // Each member's keys first (a PATCH with ?target= also sets the description), then the global keys.
+      if (await applyMembers(memberCalls(lxd, news.name), olds.members, news.members, news.description, MEMBER_SPECIFIC_POOL_KEYS[news.driver], false)) {
+        ({ value, etag } = await getStoragePool(lxd, news.name));
+      }
+    }
     const live = value.config ?? {};
     await sizeChangeApplies(lxd, news.name, live.size, news.config.size);
     const want: StoragePoolPut = { config: { ...lxdKept(live, news.config), ...news.config }, description: news.description };
     if (!sameJson(want, { config: live, description: value.description ?? "" })) await updateStoragePool(lxd, news.name, want, etag);
-    return outputsFrom((await getStoragePool(lxd, news.name)).value, news, olds.adoptedFrom);
+    const now = (await getStoragePool(lxd, news.name)).value;
+    return outputsFrom(now, news, olds.adoptedFrom, await memberConfigOf(lxd, now));
   },
 
   async delete({ lxd }, props) {

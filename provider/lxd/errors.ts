@@ -67,7 +67,9 @@ export function isNotFound(err: unknown): err is LxdError {
  * UNIQUE constraint failed: projects.name'), and fails a duplicate instance's operation with 500.
  */
 export function isConflict(err: unknown): err is LxdError {
-  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b|\bUNIQUE constraint failed\b/i.test(err.lxdMessage)));
+  // On a cluster, the per-member create (`?target=`) of a pool or network that exists already answers 500
+  // `Storage pool is not in pending state` / `Network is not in pending state` (LXD 5.0.2).
+  return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b|\bUNIQUE constraint failed\b|\bis not in pending state\b/i.test(err.lxdMessage)));
 }
 
 /** True for a stale ETag on an `If-Match` write (HTTP 412 Precondition Failed). */

@@ -60,6 +60,16 @@ export async function updateNetwork(lxd: LxdClient, name: string, put: NetworkPu
   await lxd.request("PUT", path(name), { ...scope, body: put, etag });
 }
 
+/**
+ * PATCH a network: the keys given are set (`""` unsets), the others kept. With `target` (a cluster member) only
+ * member-specific keys (`bridge.external_interfaces`, `parent`, `bgp.ipv4.nexthop`, `bgp.ipv6.nexthop`) may be given.
+ * LXD 5.0.2 (checked) sets the description from the body on a PATCH with `target` (absent = ""): give it. A PUT with
+ * `target` is worse: it wipes the network's global keys (a bridge's `ipv4.address: none` included).
+ */
+export async function patchNetwork(lxd: LxdClient, name: string, patch: Partial<NetworkPut>, etag?: string, scope: Scope = {}): Promise<void> {
+  await lxd.request("PATCH", path(name), { ...scope, body: patch, etag });
+}
+
 /** DELETE a network. LXD refuses while instances or profiles use it. */
 export async function deleteNetwork(lxd: LxdClient, name: string, scope: Scope = {}): Promise<void> {
   await lxd.request("DELETE", path(name), scope);

@@ -65,6 +65,16 @@ export async function updateStoragePool(lxd: LxdClient, name: string, put: Stora
   await lxd.request("PUT", path(name), { body: put, etag, target: scope.target });
 }
 
+/**
+ * PATCH a pool: the keys given are set, the others kept. With `target` (a cluster member) only member-specific keys
+ * (`source`, `size`, `zfs.pool_name`, `lvm.vg_name`, `lvm.thinpool_name`) may be given (LXD: `Config key "x" may not
+ * be used as cluster member specific key`). LXD 5.0.2 (checked) sets the pool's description from the body on a PATCH
+ * with `target` (absent = ""): give it. A PUT with `target` is worse: it wipes the pool's global keys.
+ */
+export async function patchStoragePool(lxd: LxdClient, name: string, patch: Partial<StoragePoolPut>, etag?: string, scope: Scope = {}): Promise<void> {
+  await lxd.request("PATCH", path(name), { body: patch, etag, target: scope.target });
+}
+
 /** DELETE a storage pool. LXD refuses while anything uses it (400 "The storage pool is currently in use"). */
 export async function deleteStoragePool(lxd: LxdClient, name: string, scope: Scope = {}): Promise<void> {
   await lxd.request("DELETE", path(name), { target: scope.target });

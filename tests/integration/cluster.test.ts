@@ -9,11 +9,12 @@
  * first. Needs `npm run build` (the shim loads `dist/`).
  */
 import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import {
-  LxdClient, RawBody, deleteClusterGroup, deleteInstance, getClusterMember, getInstance, listClusterGroups, listInstances, memberPut, stopInstance,
+  LxdClient, RawBody, listNetworks, listStoragePools, deleteClusterGroup, deleteInstance, getClusterMember, getInstance, listClusterGroups, listInstances, memberPut, stopInstance,
   updateClusterMember, createClusterGroup,
 } from "../../provider/lxd";
 import { CheckFailed, MiniEngine } from "../support/engine";
@@ -244,7 +245,9 @@ describeCluster("LXD cluster", () => {
     const prefix = rnd("ex");
     const project = "lxd-cluster-example";
     const mocks = mockResourcesToHost(host);
-    pulumi.runtime.setAllConfig({ [`${project}:prefix`]: prefix, [`${project}:socketPath`]: socket(1) });
+    const poolRoot = `${ROOT}/${prefix}-pools`;
+    for (const m of ["node1", "node2", "node3"]) fs.mkdirSync(`${poolRoot}/${m}`, { recursive: true });
+    pulumi.runtime.setAllConfig({ [`${project}:prefix`]: prefix, [`${project}:socketPath`]: socket(1), [`${project}:poolRoot`]: poolRoot });
     await pulumi.runtime.setMocks(mocks, project, "test", false);
     groups.push(`${prefix}-pool`);
     for (const i of [1, 2, 3]) made.push(`${prefix}-web-${i}`);
@@ -259,14 +262,24 @@ describeCluster("LXD cluster", () => {
       expect(out.dbLocation).toBe("node1");
       expect(["node2", "node3"]).toContain(out.workerLocation);
       expect(out.webLocations).toEqual(["node1", "node2", "node3"]);
+      expect(out.dataSources).toEqual({ node1: { source: `${poolRoot}/node1` }, node2: { source: `${poolRoot}/node2` }, node3: { source: `${poolRoot}/node3` } });
+      expect(out.dataLocations).toEqual(["node1", "node2", "node3"]);
+      expect(out.l2Locations).toEqual(["node1", "node2", "node3"]);
+      for (const m of ["node1", "node2", "node3"]) {
+        expect((await lxd.get<{ config: Record<string, string> }>(`/1.0/storage-pools/${prefix}-data`, { target: m })).metadata.config.source).toBe(`${poolRoot}/${m}`);
+        expect((await lxd.get<{ config: Record<string, string> }>(`/1.0/networks/${prefix}-l2`, { target: m })).metadata.config).toEqual({ "ipv4.address": "none", "ipv6.address": "none" });
+      }
       for (const [n, where] of [[`${prefix}-web-1`, "node1"], [`${prefix}-web-2`, "node2"], [`${prefix}-web-3`, "node3"], [`${prefix}-db`, "node1"]]) {
         expect((await getInstance(lxd, n)).value).toMatchObject({ location: where, status: "Running" });
       }
     } finally {
       await mocks.cleanup();
+      fs.rmSync(poolRoot, { recursive: true, force: true });
     }
     const left = await listInstances(lxd);
     expect(left.filter((n) => n.startsWith(prefix))).toEqual([]);
+    expect((await listStoragePools(lxd)).filter((n) => n.startsWith(prefix))).toEqual([]);
+    expect((await listNetworks(lxd)).filter((n) => n.startsWith(prefix))).toEqual([]);
   });
 });
 
