@@ -10,7 +10,7 @@ import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provid
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { startPrivateLxd, type PrivateLxd } from "../support/private-lxd";
 import { getServer, patchServerConfig, type LxdClient } from "../../provider/lxd";
-import { BACKEND, BACKEND_NAME, onlyOn, socketConnection } from "../support/backend";
+import { BACKEND, onlyOn, socketConnection } from "../support/backend";
 import { localClient } from "../support/lxd";
 import { freePort } from "../support/net";
 import { bindKind, serverConfigNotes } from "../../provider/policy";
@@ -193,7 +193,7 @@ test("a host name bind is accepted with a warning; loopback and a specific addre
   expect(serverConfigNotes({ "core.https_address": "192.0.2.10:8443" })).toEqual([]);
 });
 
-onlyOn("incus", "LXD has core.trust_password (tested above)").test(`refuses core.trust_password at check on ${BACKEND_NAME}, opted out or not, saying it trusts by token only; nothing is sent`, async () => {
+onlyOn("incus", "LXD has core.trust_password (tested above)").test("refuses core.trust_password at check on Incus, opted out or not, saying it trusts by token only; nothing is sent", async () => {
   const e = engine();
   for (const optOuts of [[], ["trust-password"]]) {
     const r = await e.check({ config: { "core.trust_password": "s3cret-pw", "images.auto_update_interval": 0 }, securityOptOuts: optOuts, connection });
