@@ -15,6 +15,9 @@
  * `securityOptOuts` lists `wildcard-bind`; `core.trust_password` unless it lists `trust-password`. Accepted
  * ones, a listener bound to a host name and a few more are reported in `warnings`.
  *
+ * Incus has no `core.trust_password` (trust is by token only): naming it is refused at check on an Incus server,
+ * opted out or not, with a message that says so (provider/rules/server-keys.ts `hasTrustPassword`).
+ *
  * Only a change of server (`connection`) forces replacement. One ServerSettings per server: two of them
  * (in one stack or two) would record each other's values as "previous".
  */
@@ -27,7 +30,10 @@ import {
 import { CONFIG_KEY, nameSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { normalizeConfig, UNKNOWN } from "../rules/values";
+import { hasTrustPassword, serverName } from "../rules/server-keys";
+import { containsUnknown } from "../rules/values";
 import { checkWith } from "../kit/check";
+import { serverKindAtCheck } from "../kit/server-kind";
 import type { Kind } from "../kit/contract";
 
 /** Inputs after check. */
@@ -66,6 +72,9 @@ function schema() {
     })
     .strict();
 }
+
+/** The LXD-only trust password key (Incus has none). */
+const TRUST_PASSWORD = "core.trust_password";
 
 const isWriteOnly = (k: string) => (WRITE_ONLY_SERVER_KEYS as readonly string[]).includes(k);
 
@@ -130,11 +139,24 @@ export const serverSettingsKind: Kind<ServerSettingsInputs, ServerSettingsOutput
   idOf: (p) => p.serverFingerprint || "server",
   subject: (verb) => `${verb} the server config`,
 
-  async check(news) {
+  async check(news, { open }) {
     const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { failures };
     const unknown = (k: string) => unknownKeys.includes(k);
     const config = unknown("config") ? (UNKNOWN as never as ConfigMap) : normalizeConfig(value.config);
+    // Keys only one server kind has (asked at preview; an unreachable server is left to create/update). On Incus
+    // this refusal replaces the policy's (an opt-out cannot make a key exist).
+    if (!unknown("config") && TRUST_PASSWORD in config) {
+      const server = await serverKindAtCheck(open, unknown("connection") || containsUnknown([value.connection]));
+      if (server.failure) failures.push(server.failure);
+      else if (server.kind && !hasTrustPassword(server.kind)) {
+        failures.push({
+          property: `config.${TRUST_PASSWORD}`,
+          reason: `config.${TRUST_PASSWORD} does not exist on ${serverName(server.kind)} (it trusts clients by token only: use a TrustToken), but it was provided; remove the key`,
+        });
+        return { failures };
+      }
+    }
     if (!unknown("config")) {
       for (const e of serverConfigShapeErrors(config)) failures.push({ property: `config.${e.key}`, reason: e.reason });
       if (!unknown("securityOptOuts")) {

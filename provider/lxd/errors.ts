@@ -72,6 +72,16 @@ export function isConflict(err: unknown): err is LxdError {
   return err instanceof LxdError && (err.status === 409 || (err.status >= 400 && /\balready exists\b|\bUNIQUE constraint failed\b|\bis not in pending state\b/i.test(err.lxdMessage)));
 }
 
+/**
+ * True for "not allowed": HTTP 403 Forbidden, or the server's "does not have permissions" text with 500.
+ * A restricted certificate asking for a project it was not given gets 403 from LXD 5.0.2 and 500 from Incus 6.0
+ * ('User does not have permissions for project "default"'); both answer 403 to a restricted certificate's
+ * PATCH /1.0 ("Certificate is restricted").
+ */
+export function isForbidden(err: unknown): err is LxdError {
+  return err instanceof LxdError && (err.status === 403 || (err.status >= 400 && /\bdoes not have permissions? for\b/i.test(err.lxdMessage)));
+}
+
 /** True for a stale ETag on an `If-Match` write (HTTP 412 Precondition Failed). */
 export function isPreconditionFailed(err: unknown): err is LxdError {
   return err instanceof LxdError && err.status === 412;

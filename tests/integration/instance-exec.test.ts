@@ -5,7 +5,7 @@
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, randomName } from "../support/engine";
 import { localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
-import { createInstance, getInstance, startInstance, stopInstance, type LxdClient } from "../../provider/lxd";
+import { createInstance, getInstance, isNotFound, LxdError, startInstance, stopInstance, type LxdClient } from "../../provider/lxd";
 
 let host: ProviderHost;
 let lxd: LxdClient;
@@ -20,10 +20,17 @@ async function container(start: boolean): Promise<string> {
   return name;
 }
 
-/** The exec logs LXD holds for the instance. */
+/**
+ * The exec logs the server holds for the instance: LXD 5.0.2 lists them under GET …/logs (`exec_<op>.stdout`),
+ * Incus under GET …/logs/exec-output (which LXD 5.0.2 does not serve).
+ */
 async function execLogs(name: string): Promise<string[]> {
   const all = (await lxd.get<string[]>(`/1.0/instances/${name}/logs`)).metadata ?? [];
-  return all.filter((l) => /exec/.test(l));
+  const output = await lxd.get<string[]>(`/1.0/instances/${name}/logs/exec-output`).then((r) => r.metadata ?? [], (err: unknown) => {
+    if (isNotFound(err) || (err instanceof LxdError && err.status === 400)) return [] as string[];
+    throw err;
+  });
+  return [...all, ...output].filter((l) => /exec/.test(l));
 }
 
 beforeAll(async () => {
@@ -41,6 +48,15 @@ test("records stdout, stderr and the exit code, removes LXD's exec logs, and run
   const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
   const count = ["sh", "-c", "echo run >> /root/count; wc -l < /root/count; echo \"$GREETING\" >&2"];
   const base = { instance: running, command: count, environment: { GREETING: "hi" }, cwd: "/tmp", triggers: { v: 1 } };
+  // The listing sees a recorded exec's logs on this server (so the "none left" checks below can fail).
+  const probe = await lxd.request<{ output?: Record<string, string> }>("POST", `/1.0/instances/${running}/exec`, {
+    body: { command: ["true"], environment: {}, "wait-for-websocket": false, interactive: false, "record-output": true },
+  });
+  const probeLogs = Object.values(probe.metadata.output ?? {});
+  expect(probeLogs).toHaveLength(2);
+  expect((await execLogs(running)).sort()).toEqual(probeLogs.sort());
+  for (const l of probeLogs) await lxd.request("DELETE", l);
+  expect(await execLogs(running)).toEqual([]);
   const created = await e.up(base);
   expect(created.outputs).toMatchObject({ stdout: "1\n", stderr: "hi\n", exitCode: 0, ranAt: expect.any(String) });
   expect(created.id).toBe(`default/${running}/exec`);

@@ -1,12 +1,18 @@
 /**
- * ServerSettings through the real provider host, against a private LXD daemon (its own LXD_DIR and a network
- * namespace with only loopback: nothing it binds is reachable from anywhere, so a wildcard bind opted out of can
- * be applied for real without touching the shared daemon). The shared daemon's config is never changed here.
+ * ServerSettings through the real provider host. On the LXD run, against a private LXD daemon (its own LXD_DIR and
+ * a network namespace with only loopback: nothing it binds is reachable from anywhere, so a wildcard bind opted out
+ * of can be applied for real without touching the shared daemon); the shared daemon's config is never changed.
+ * On the Incus run (the private daemon is LXD), against the shared Incus daemon with only what is safe there:
+ * image keys, a listener on 127.0.0.1 only (an existing loopback listener is kept as it is), every value put back;
+ * wildcard binds are only checked, never applied; `core.trust_password` is refused at check (Incus has none).
  */
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { startPrivateLxd, type PrivateLxd } from "../support/private-lxd";
 import { getServer, patchServerConfig, type LxdClient } from "../../provider/lxd";
+import { BACKEND, onlyOn, socketConnection } from "../support/backend";
+import { localClient } from "../support/lxd";
+import { freePort } from "../support/net";
 import { bindKind, serverConfigNotes } from "../../provider/policy";
 
 jest.setTimeout(120_000);
@@ -15,11 +21,26 @@ let host: ProviderHost;
 let priv: PrivateLxd;
 let lxd: LxdClient;
 let connection: { socketPath: string };
+/** The loopback listener the lifecycle test sets (on Incus: the one already there, if any, so others' clients keep working). */
+let httpsAddress = "127.0.0.1:18443";
+let httpsBefore = "";
+
+const PRIVATE_ONLY = "needs a daemon whose config may be changed freely in a loopback-only namespace: the private daemon is LXD (tests/support/private-lxd.ts), and on the shared Incus daemon a wildcard bind would be reachable from off this machine";
+const onPrivate = onlyOn("lxd", PRIVATE_ONLY);
 
 beforeAll(async () => {
-  [host, priv] = await Promise.all([startProviderHost(), startPrivateLxd({ image: false })]);
-  lxd = priv.client();
-  connection = { socketPath: priv.socketPath };
+  if (BACKEND === "lxd") {
+    [host, priv] = await Promise.all([startProviderHost(), startPrivateLxd({ image: false })]);
+    lxd = priv.client();
+    connection = { socketPath: priv.socketPath };
+  } else {
+    host = await startProviderHost();
+    lxd = localClient();
+    connection = socketConnection();
+    httpsBefore = String((await getServer(lxd)).value.config?.["core.https_address"] ?? "");
+    if (httpsBefore && !/^127\.0\.0\.1:\d+$/.test(httpsBefore)) throw new Error(`core.https_address is "${httpsBefore}", not 127.0.0.1:<port>; refusing to run`);
+    httpsAddress = httpsBefore || `127.0.0.1:${await freePort()}`;
+  }
 });
 afterAll(async () => {
   await host?.close();
@@ -36,13 +57,13 @@ test("lifecycle: adopts the server, manages only its keys, corrects drift after 
   // Set before the stack: one key the stack will manage, one it never names (someone else's).
   await patchServerConfig(lxd, { "images.auto_update_interval": "12", "images.remote_cache_expiry": "7" });
   const e = engine();
-  const inputs = { config: { "images.auto_update_interval": 0, "core.https_address": "127.0.0.1:18443" }, connection };
+  const inputs = { config: { "images.auto_update_interval": 0, "core.https_address": httpsAddress }, connection };
   const s = await e.up(inputs);
   expect(e.lastAction).toBe("create");
-  expect(await live()).toMatchObject({ "images.auto_update_interval": "0", "core.https_address": "127.0.0.1:18443", "images.remote_cache_expiry": "7" });
+  expect(await live()).toMatchObject({ "images.auto_update_interval": "0", "core.https_address": httpsAddress, "images.remote_cache_expiry": "7" });
   expect(s.outputs).toMatchObject({
-    config: { "images.auto_update_interval": "0", "core.https_address": "127.0.0.1:18443" },
-    previous: { "images.auto_update_interval": "12", "core.https_address": "" },
+    config: { "images.auto_update_interval": "0", "core.https_address": httpsAddress },
+    previous: { "images.auto_update_interval": "12", "core.https_address": httpsBefore },
     previousUnreadable: [],
     warnings: [],
   });
@@ -65,7 +86,7 @@ test("lifecycle: adopts the server, manages only its keys, corrects drift after 
   await e.up(changed);
   expect(e.lastAction).toBe("update");
   const after = await live();
-  expect(after["core.https_address"]).toBeUndefined();
+  expect(after["core.https_address"] ?? "").toBe(httpsBefore);
   expect(after["core.bgp_asn"]).toBe("65001");
   expect(e.state!.outputs.previous).toEqual({ "images.auto_update_interval": "12", "core.bgp_asn": "" });
   expect((await e.diff(changed)).changes).toBe("none");
@@ -88,6 +109,10 @@ test("rejects a wildcard bind of core.https_address at check, naming the key and
       reason: expect.stringMatching(new RegExp(`^config\\.core\\.https_address=${addr.replace(/[.[\]]/g, "\\$&")} weakens the server's protection: it listens on every address.*add "wildcard-bind" to securityOptOuts$`)),
     }]);
   }
+});
+
+onPrivate.test("a wildcard bind opted out of is applied, reported, and unset on destroy (private daemon, loopback-only namespace)", async () => {
+  const e = engine();
   // The private daemon's namespace has only loopback: a wildcard bind there reaches nothing else.
   const s = await e.up({ config: { "core.https_address": "[::]:18444" }, securityOptOuts: ["wildcard-bind"], connection });
   expect((await live())["core.https_address"]).toBe("[::]:18444");
@@ -96,7 +121,7 @@ test("rejects a wildcard bind of core.https_address at check, naming the key and
   expect((await live())["core.https_address"]).toBeUndefined();
 });
 
-test("rejects core.trust_password at check; opted out it is set (LXD reads it back only as true), reported, and unset on destroy", async () => {
+onlyOn("lxd", "Incus has no core.trust_password (its refusal is tested below)").test("rejects core.trust_password at check; opted out it is set (LXD reads it back only as true), reported, and unset on destroy", async () => {
   const e = engine();
   const r = await e.check({ config: { "core.trust_password": "s3cret-pw" }, connection });
   expect(r.failures).toEqual([{ property: "config.core.trust_password", reason: expect.stringMatching(/^config\.core\.trust_password weakens .*add "trust-password" to securityOptOuts$/) }]);
@@ -151,7 +176,7 @@ test("rejects bad input before any call to LXD, naming the key", async () => {
 test("a host name bind is accepted with a warning; loopback and a specific address without one", async () => {
   const e = engine();
   // localhost is loopback: applied with no warning.
-  const s = await e.up({ config: { "core.metrics_address": "localhost:19100" }, connection });
+  const s = await e.up({ config: { "core.metrics_address": `localhost:${await freePort()}` }, connection });
   expect(s.outputs.warnings).toEqual([]);
   await e.destroy();
   expect((await live())["core.metrics_address"]).toBeUndefined();
@@ -166,4 +191,21 @@ test("a host name bind is accepted with a warning; loopback and a specific addre
     expect.stringMatching(/^config\.core\.debug_address=192\.0\.2\.10:8444 serves Go's pprof/),
   ]);
   expect(serverConfigNotes({ "core.https_address": "192.0.2.10:8443" })).toEqual([]);
+});
+
+onlyOn("incus", "LXD has core.trust_password (tested above)").test("refuses core.trust_password at check on Incus, opted out or not, saying it trusts by token only; nothing is sent", async () => {
+  const e = engine();
+  for (const optOuts of [[], ["trust-password"]]) {
+    const r = await e.check({ config: { "core.trust_password": "s3cret-pw", "images.auto_update_interval": 0 }, securityOptOuts: optOuts, connection });
+    expect(r.failures).toEqual([{
+      property: "config.core.trust_password",
+      reason: `config.core.trust_password does not exist on Incus (it trusts clients by token only: use a TrustToken), but it was provided; remove the key`,
+    }]);
+  }
+  const before = await live();
+  await expect(e.up({ config: { "core.trust_password": "s3cret-pw" }, securityOptOuts: ["trust-password"], connection })).rejects.toBeInstanceOf(CheckFailed);
+  expect(e.state).toBeUndefined();
+  expect(await live()).toEqual(before);
+  // Incus itself has no such key (what the check spares the user): its own refusal, measured.
+  await expect(patchServerConfig(lxd, { "core.trust_password": "x" })).rejects.toThrow(/trust_password/);
 });
