@@ -60,7 +60,7 @@ export const READY_EXTENSION = "instance_ready_state";
  * preview; an unreachable server is left to create/update).
  */
 export async function checkWaitFor(
-  v: { waitFor: WaitCondition[]; type: string; running: boolean },
+  v: { waitFor: WaitCondition[]; type: string; running: boolean; guestApi?: boolean },
   open: CheckContext["open"],
 ): Promise<{ property: string; reason: string }[]> {
   if (containsUnknown(v.waitFor) || !v.waitFor.length) return [];
@@ -71,6 +71,10 @@ export async function checkWaitFor(
       failures.push({ property: `waitFor.${i}`, reason: `waitFor.${i} type "agent" needs type "virtual-machine" (only VMs run lxd-agent), but type ${JSON.stringify(v.type)} was provided` });
     }
   });
+  // The workload reports Ready through the guest API (/dev/lxd, /dev/incus): without it the wait can only time out.
+  if (v.guestApi === false && v.waitFor.some((w) => w.type === "ready")) {
+    failures.push({ property: "waitFor", reason: "waitFor type \"ready\" needs guestApi: true (the workload reports Ready through /dev/lxd or /dev/incus), but guestApi false was provided" });
+  }
   if (!failures.length && v.waitFor.some((w) => w.type === "ready")) {
     const why = await readyUnsupported(open().lxd).catch(() => undefined);
     if (why) failures.push({ property: "waitFor", reason: why });

@@ -24,7 +24,7 @@ import {
 } from "../policy";
 import { CONFIG_KEY, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
-import { configFor } from "../rules/server-keys";
+import { configFor, GUEST_API_KEYS } from "../rules/server-keys";
 import { serverKindAtCheck } from "../kit/server-kind";
 import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, sameJson, splitOwnership, UNKNOWN } from "../rules/values";
 import { checkWith } from "../kit/check";
@@ -413,7 +413,9 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
         if (/weakens confinement/.test(msg)) return { failures: [{ property: "profiles", reason: msg }] };
       }
     }
-    const waits = await checkWaitFor({ waitFor: value.waitFor, type: value.type, running }, open);
+    const guestApiOn = unknown("config", "devLxd", "guestApi") || desired === (UNKNOWN as never) ? undefined
+      : value.devLxd === true || GUEST_API_KEYS.some((k) => isTrue(String(desired[k] ?? "")));
+    const waits = await checkWaitFor({ waitFor: value.waitFor, type: value.type, running, guestApi: guestApiOn }, open);
     if (waits.length) return { failures: waits };
     const placement = await checkPlacement(olds, inputs, open);
     if (placement) return { failures: [{ property: "target", reason: placement }] };

@@ -96,7 +96,7 @@ test("an update that starts the instance waits too", async () => {
   await e.destroy();
 });
 
-test("rejects agent on a container, a bad NIC name, waitFor on a stopped instance, and ready on a server without instance_ready_state", async () => {
+test("rejects agent on a container, a bad NIC name, waitFor on a stopped instance, ready without guestApi, and ready on a server without instance_ready_state", async () => {
   const e = new MiniEngine(host, "instance", randomName("pvw"), "Instance");
   const reasons = async (inputs: Record<string, unknown>) => (await e.check({ name: "x", image: TEST_IMAGE, ...inputs })).failures.map((f) => `${f.property}: ${f.reason}`).join("\n");
   expect(await reasons({ waitFor: [{ type: "agent" }] })).toMatch(/^waitFor\.0: waitFor\.0 type "agent" needs type "virtual-machine".*but type "container" was provided/);
@@ -105,7 +105,10 @@ test("rejects agent on a container, a bad NIC name, waitFor on a stopped instanc
   expect(await reasons({ waitFor: [{ type: "delay", seconds: 0 }] })).toMatch(/^waitFor\.0\.seconds: /);
   expect(await reasons({ waitFor: [{ type: "sleep" }] })).toMatch(/^waitFor\.0\.type: /);
   expect(await reasons({ running: false, waitFor: [{ type: "delay", seconds: 1 }] })).toMatch(/^waitFor: waitFor needs running: true/);
-  const ready = await reasons({ waitFor: [{ type: "ready", timeoutSec: 30 }] });
+  // Without the guest API the workload cannot report Ready: refused on every server.
+  expect(await reasons({ waitFor: [{ type: "ready", timeoutSec: 30 }] }))
+    .toBe('waitFor: waitFor type "ready" needs guestApi: true (the workload reports Ready through /dev/lxd or /dev/incus), but guestApi false was provided');
+  const ready = await reasons({ guestApi: true, waitFor: [{ type: "ready", timeoutSec: 30 }] });
   if (await lxd.hasExtension("instance_ready_state")) expect(ready).toBe("");
   else expect(ready).toMatch(/^waitFor: waitFor type "ready" needs the server's API extension "instance_ready_state", which this server \(version .*\) lacks/);
 });
