@@ -48,6 +48,15 @@ export interface StorageVolumeArgs {
    * Changing this forces replacement.
    */
   source?: pulumi.Input<{ pool: pulumi.Input<string>; name: pulumi.Input<string>; volumeOnly?: pulumi.Input<boolean> }>;
+  /**
+   * Cluster member to create the volume on (LXD `?target=<member>`, API extension `clustering`), for a local pool
+   * (`dir`, `btrfs`, `lvm`, `zfs`) whose volumes live on one member. Default: the member the connection talks to.
+   * A `@<group>` is refused (LXD 5.0 places no volume by group), and so is `target` on a server that is not
+   * clustered. Changing this forces replacement: the volume is deleted and an empty one created on the new
+   * member (its data is lost; LXD refuses the delete while an instance uses it). Naming the member it is already
+   * on, or removing `target`, is no change. An instance that attaches the volume must run on the same member.
+   */
+  target?: pulumi.Input<string>;
   /** Let a smaller `size` through to LXD (which may refuse on some drivers, with its message). Default false. */
   allowShrink?: pulumi.Input<boolean>;
   /** Classes of confinement-weakening settings to accept (`idmap` for `security.shifted`/`security.unmapped`). Default []. */
@@ -81,7 +90,7 @@ export class StorageVolume extends pulumi.dynamic.Resource {
   declare readonly effectiveConfig: pulumi.Output<Record<string, string>>;
   /** LXD's volume type (`custom`). */
   declare readonly type: pulumi.Output<string>;
-  /** Cluster member holding the volume (`none` standalone). */
+  /** Cluster member holding the volume (LXD `location`; `none` on a single server). */
   declare readonly location: pulumi.Output<string>;
   /** Accepted findings of the hardening policy. */
   declare readonly weakened: pulumi.Output<Finding[]>;

@@ -48,6 +48,8 @@ export class VolumeSnapshot extends pulumi.dynamic.Resource {
   declare readonly expiresAt: pulumi.Output<string>;
   /** When LXD took it (RFC3339). */
   declare readonly createdAt: pulumi.Output<string>;
+  /** Cluster member holding the volume and this snapshot (the volume's `location`, sent as `?target=`); "" on a single server. */
+  declare readonly location: pulumi.Output<string>;
   /** The volume config the snapshot holds. */
   declare readonly config: pulumi.Output<Record<string, string>>;
   declare readonly contentType: pulumi.Output<string>;
@@ -58,7 +60,7 @@ export class VolumeSnapshot extends pulumi.dynamic.Resource {
     super(
       providerShim("volume-snapshot"),
       name,
-      { ...args, name: args.name ?? name, createdAt: undefined, config: undefined, contentType: undefined, restoredFor: undefined, adopted: undefined },
+      { ...args, name: args.name ?? name, createdAt: undefined, config: undefined, contentType: undefined, restoredFor: undefined, adopted: undefined, location: undefined },
       opts,
       "lxd",
       "VolumeSnapshot",

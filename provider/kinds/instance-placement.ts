@@ -49,6 +49,20 @@ export function placementFields() {
   };
 }
 
+/**
+ * The zod field of a `target` that names one member, for objects LXD places on one member only (a custom volume
+ * on a local pool). LXD 5.0 takes no `@<group>` for them: it answers "Cluster member not found".
+ */
+export function memberTargetField(noun: string) {
+  return z
+    .string()
+    .superRefine((t, ctx) => {
+      if (t.startsWith("@")) ctx.addIssue({ code: "custom", message: `must be one cluster member name: LXD places a ${noun} on one member and takes no cluster group for it (LXD 5.0 answers "Cluster member not found"), but ${JSON.stringify(t)} was provided` });
+      else if (!MEMBER.test(t)) ctx.addIssue({ code: "custom", message: `must be a cluster member name (1–63 letters, digits, "." or "-"), but ${JSON.stringify(t)} was provided` });
+    })
+    .optional();
+}
+
 /** `location` as an output: the member the instance runs on; "" on a server that is not clustered. */
 export function locationOf(inst: { location?: string }): string {
   return inst.location && inst.location !== "none" ? inst.location : "";
@@ -62,6 +76,21 @@ async function requireCluster(lxd: LxdClient, target: string): Promise<void> {
   if (!(await isClustered(lxd))) {
     throw new Error(`target ${JSON.stringify(target)} needs an LXD cluster, but the server is not clustered (remove target, or point connection at a cluster member)`);
   }
+}
+
+/**
+ * Check-time: the failure reason for a `target` given to a server that is not clustered, or undefined (no target,
+ * an unknown one, a cluster, or LXD could not be asked at preview: create refuses then). Shared by every kind
+ * that takes a `target` (Instance, StorageVolume).
+ */
+export async function targetNeedsCluster(target: unknown, open: () => Scope): Promise<string | undefined> {
+  if (!known(target) || !target) return undefined;
+  try {
+    if (await isClustered(open().lxd)) return undefined;
+  } catch {
+    return undefined;
+  }
+  return `target must be absent on a server that is not clustered (point connection at a cluster member, or remove target), but ${JSON.stringify(target)} was provided`;
 }
 
 /** The `?target=` of a create, after checking that the server is clustered; undefined without a target. */
@@ -93,8 +122,9 @@ export async function satisfies(lxd: LxdClient, location: string, target: string
 export async function checkPlacement(olds: Record<string, unknown>, news: PlacementInputs & { name?: string; running?: boolean }, open: () => Scope): Promise<string | undefined> {
   if (!known(news.target) || !news.target) return undefined;
   try {
+    const notCluster = await targetNeedsCluster(news.target, open);
+    if (notCluster) return notCluster;
     const { lxd, project } = open();
-    if (!(await isClustered(lxd))) return `target must be absent on a server that is not clustered (point connection at a cluster member, or remove target), but ${JSON.stringify(news.target)} was provided`;
     if (olds.name === undefined || olds.target === news.target || news.allowRestartForMove || news.running === false) return undefined;
     const inst = (await getInstance(lxd, String(olds.name), { project })).value;
     if (!isRunningStatus(inst.status) || (await satisfies(lxd, locationOf(inst), news.target))) return undefined;

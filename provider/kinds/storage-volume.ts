@@ -5,8 +5,8 @@
  * LXD endpoints: POST /1.0/storage-pools/{pool}/volumes/custom (empty, or `source.type=copy`), GET|PUT (If-Match)
  * |POST (rename)|DELETE /1.0/storage-pools/{pool}/volumes/custom/{name}, all with `?project=`.
  *
- * Changing `pool`, `project`, `contentType`, `source` (or the LXD server) forces replacement (delete before
- * create; the data is lost: a replacement of a volume in use fails at its delete, before anything changes).
+ * Changing `pool`, `project`, `contentType`, `source`, `target` (or the LXD server) forces replacement (delete
+ * before create; the data is lost: a replacement of a volume in use fails at its delete, before anything changes).
  * `name` is renamed in place (LXD updates the disk devices of stopped instances that use it; it refuses while
  * a running instance uses it, and that message is surfaced). `size`, `config` and `description` are updated in
  * place.
@@ -21,6 +21,15 @@
  *   description it had when adopted and leaves its data alone.
  * - `security.shifted` / `security.unmapped` are judged by the hardening policy as class `idmap`: refused unless
  *   `securityOptOuts` names `idmap`.
+ *
+ * Clusters: on a local pool (`dir`, `btrfs`, `lvm`, `zfs`) a custom volume lives on one member. `target` (a member
+ * name; API extension `clustering`) creates it there (`POST …/volumes/custom?target=<member>`); without it LXD puts
+ * it on the member the connection talks to. Every later call (GET, PUT, rename, DELETE) carries `?target=` with the
+ * volume's member (`target`, else its `location`): LXD answers 500 "More than one cluster member has a volume named
+ * …" without it once another member holds a volume of the same name. A `@<group>` is refused at check (LXD 5.0
+ * answers "Cluster member not found"), and so is `target` on a server that is not clustered. Moving a volume to
+ * another member is a replacement (LXD copies between members; this resource does not): naming the member it is
+ * already on, or dropping `target`, is no change.
  *
  * What `size` does per driver (measured on LXD 5.0.2): `btrfs` enforces it as a qgroup quota (a write past it
  * fails with "Disk quota exceeded"); `dir` stores it and enforces it only when the pool's backing filesystem
@@ -40,6 +49,7 @@ import { containsUnknown, dropEmpty, normalizeConfig, sameJson, UNKNOWN, userCon
 import { checkWith } from "../kit/check";
 import type { Kind } from "../kit/contract";
 import { amend } from "../kit/errors";
+import { createTarget, memberTargetField, targetNeedsCluster } from "./instance-placement";
 
 
 /** LXD size strings: a number and an optional unit (`B`, `kB`…`EB` powers of 1000, `KiB`…`EiB` powers of 1024). */
@@ -89,6 +99,8 @@ export interface StorageVolumeInputs {
   config: ConfigMap;
   description: string;
   source?: VolumeSource;
+  /** Cluster member to create the volume on (`?target=`); absent: the member the connection talks to (or a single server). */
+  target?: string;
   allowShrink: boolean;
   securityOptOuts: WeakeningClass[];
   adopt: boolean;
@@ -125,6 +137,7 @@ function schema() {
       config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
       description: z.string().default(""),
       source: z.object({ pool: nameSchema(POOL_NAME), name: nameSchema(VOLUME_NAME), volumeOnly: z.boolean().default(false) }).strict().optional(),
+      target: memberTargetField("custom storage volume"),
       allowShrink: z.boolean().default(false),
       securityOptOuts: z.array(z.enum(WEAKENING_CLASSES)).default([]),
       adopt: z.boolean().default(false),
@@ -201,19 +214,28 @@ function guardShrink(live: LxdVolume, news: StorageVolumeInputs): void {
   if (why) throw new Error(why.replace(/, but .*$/, ` (the live volume is ${live.config?.size})`));
 }
 
-async function read(lxd: LxdClient, pool: string, name: string, project: string): Promise<{ value: LxdVolume; etag: string }> {
-  return getStorageVolume(lxd, pool, name, { project });
+/**
+ * The member every call about the volume carries as `?target=`: `target`, else the `location` LXD reported (a
+ * member name on a cluster; `none` or "" on a single server or for a remote pool's volume: no `?target=`).
+ */
+function memberOf(target: string | undefined, location?: string): string | undefined {
+  if (target) return target;
+  return location && location !== "none" ? location : undefined;
+}
+
+async function read(lxd: LxdClient, pool: string, name: string, project: string, target?: string): Promise<{ value: LxdVolume; etag: string }> {
+  return getStorageVolume(lxd, pool, name, { project, target });
 }
 
 export const storageVolumeKind: Kind<StorageVolumeInputs, StorageVolumeOutputs> = {
   noun: "storage volume",
   outputKeys: ["usedBy", "effectiveConfig", "lxdDefaults", "type", "location", "weakened", "adoptedFrom"],
-  diffKeys: ["pool", "name", "project", "contentType", "size", "config", "description", "source"],
-  replaceKeys: ["pool", "project", "contentType", "source"],
+  diffKeys: ["pool", "name", "project", "contentType", "size", "config", "description", "source", "target"],
+  replaceKeys: ["pool", "project", "contentType", "source", "target"],
   idOf: (p) => `${normalizeProject(p.project)}/${p.pool}/${p.name}`,
   subject: (verb, p) => `${verb} storage volume "${p.name}" in pool "${p.pool}"`,
 
-  async check(news, { olds }) {
+  async check(news, { olds, open }) {
     const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { failures };
     const unknown = (k: string) => unknownKeys.includes(k);
@@ -241,39 +263,50 @@ export const storageVolumeKind: Kind<StorageVolumeInputs, StorageVolumeOutputs> 
       if (why) failures.push({ property: "size", reason: why });
     }
     if (failures.length) return { failures };
+    const notCluster = unknown("target") ? undefined : await targetNeedsCluster(value.target, open);
+    if (notCluster) return { failures: [{ property: "target", reason: notCluster }] };
     const project = unknown("project") ? value.project! : normalizeProject(value.project);
     return { inputs: { ...value, project, size, config: unknown("config") ? config : dropEmpty(config) } as StorageVolumeInputs };
   },
 
+  async diff(olds, news, base) {
+    // `target` only places the create: naming the member the volume is already on, or dropping `target`, is no change.
+    const replaces = (base.replaces ?? []).filter((k) => !(k === "target" && (news.target === undefined || news.target === olds.location)));
+    if (replaces.length === (base.replaces ?? []).length) return base;
+    const others = storageVolumeKind.diffKeys.filter((k) => k !== "target" && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+    return { changes: replaces.length > 0 || others.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
+  },
+
   async create({ lxd, project }, inputs, accepted) {
+    const target = await createTarget(lxd, inputs.target);
     const post = {
       name: inputs.name, type: "custom" as const, content_type: inputs.contentType, description: inputs.description,
       config: wanted(inputs, {}),
       ...(inputs.source ? { source: { type: "copy" as const, pool: inputs.source.pool, name: inputs.source.name, volume_only: inputs.source.volumeOnly } } : {}),
     };
     try {
-      await createStorageVolume(lxd, inputs.pool, post, { project });
+      await createStorageVolume(lxd, inputs.pool, post, { project, target });
     } catch (err) {
       // The daemon went away mid-create: LXD may hold the volume. Keep it in state; the next run converges.
       if (isTransportError(err)) accepted();
       if (!isConflict(err)) throw err;
       if (!inputs.adopt) throw amend(err, " (set adopt: true to bring the existing volume under management)");
-      const { value, etag } = await read(lxd, inputs.pool, inputs.name, project);
+      const { value, etag } = await read(lxd, inputs.pool, inputs.name, project, target);
       if (value.content_type !== inputs.contentType) throw new Error(`the existing volume has content type "${value.content_type}", but contentType "${inputs.contentType}" was provided`);
       guardShrink(value, inputs);
       const adoptedFrom = { config: userConfig(value.config), description: value.description ?? "" };
-      await updateStorageVolume(lxd, inputs.pool, inputs.name, { config: wanted(inputs, {}), description: inputs.description }, etag, { project });
+      await updateStorageVolume(lxd, inputs.pool, inputs.name, { config: wanted(inputs, {}), description: inputs.description }, etag, { project, target });
       accepted({ adoptedFrom });
-      return outputsFrom((await read(lxd, inputs.pool, inputs.name, project)).value, inputs, {}, adoptedFrom);
+      return outputsFrom((await read(lxd, inputs.pool, inputs.name, project, target)).value, inputs, {}, adoptedFrom);
     }
     accepted();
-    let { value, etag } = await read(lxd, inputs.pool, inputs.name, project);
+    let { value, etag } = await read(lxd, inputs.pool, inputs.name, project, target);
     if (inputs.source) {
       // A copy starts with the source's config: bring it to the declared one (keeping what LXD filled in).
       const desired = wanted(inputs, {});
       if (!sameJson(userConfig(value.config), desired) || value.description !== inputs.description) {
-        await updateStorageVolume(lxd, inputs.pool, inputs.name, { config: desired, description: inputs.description }, etag, { project });
-        ({ value, etag } = await read(lxd, inputs.pool, inputs.name, project));
+        await updateStorageVolume(lxd, inputs.pool, inputs.name, { config: desired, description: inputs.description }, etag, { project, target });
+        ({ value, etag } = await read(lxd, inputs.pool, inputs.name, project, target));
       }
     }
     const written = wanted(inputs, {});
@@ -282,14 +315,15 @@ export const storageVolumeKind: Kind<StorageVolumeInputs, StorageVolumeOutputs> 
   },
 
   async read({ lxd, project }, props) {
-    return outputsFrom((await read(lxd, props.pool, props.name, project)).value, props, props.lxdDefaults ?? {}, props.adoptedFrom);
+    return outputsFrom((await read(lxd, props.pool, props.name, project, memberOf(props.target, props.location))).value, props, props.lxdDefaults ?? {}, props.adoptedFrom);
   },
 
   async update({ lxd, project }, olds, news) {
+    const target = memberOf(news.target, olds.location);
     if (olds.type === undefined) {
       // A create cut off before LXD answered (kept in state as partially created): create it now unless LXD holds it.
       try {
-        await read(lxd, news.pool, news.name, project);
+        await read(lxd, news.pool, news.name, project, target);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         return storageVolumeKind.create({ lxd, project }, news, () => undefined);
@@ -297,31 +331,32 @@ export const storageVolumeKind: Kind<StorageVolumeInputs, StorageVolumeOutputs> 
     }
     if (olds.name !== news.name) {
       try {
-        await renameStorageVolume(lxd, news.pool, olds.name, news.name, { project });
+        await renameStorageVolume(lxd, news.pool, olds.name, news.name, { project, target });
       } catch (err) {
         throw amend(err, ` (renaming storage volume "${olds.name}" to "${news.name}")`);
       }
     }
-    const { value: live, etag } = await read(lxd, news.pool, news.name, project);
+    const { value: live, etag } = await read(lxd, news.pool, news.name, project, target);
     guardShrink(live, news);
     const defaults = olds.lxdDefaults ?? {};
     // Keep LXD's own defaults as they are now; everything else is the declared config (drift is removed).
     const keep = Object.fromEntries(Object.entries(userConfig(live.config)).filter(([k]) => k in defaults));
-    await updateStorageVolume(lxd, news.pool, news.name, { config: wanted(news, keep), description: news.description }, etag, { project });
-    return outputsFrom((await read(lxd, news.pool, news.name, project)).value, news, defaults, olds.adoptedFrom);
+    await updateStorageVolume(lxd, news.pool, news.name, { config: wanted(news, keep), description: news.description }, etag, { project, target });
+    return outputsFrom((await read(lxd, news.pool, news.name, project, target)).value, news, defaults, olds.adoptedFrom);
   },
 
   async delete({ lxd, project }, props) {
-    const { value, etag } = await read(lxd, props.pool, props.name, project);
+    const target = memberOf(props.target, props.location);
+    const { value, etag } = await read(lxd, props.pool, props.name, project, target);
     const users = value.used_by ?? [];
     if (props.adoptedFrom) {
       // Never delete what existed before this stack: put back what it had, keep the data.
-      await updateStorageVolume(lxd, props.pool, props.name, { config: { ...props.adoptedFrom.config }, description: props.adoptedFrom.description }, etag, { project });
+      await updateStorageVolume(lxd, props.pool, props.name, { config: { ...props.adoptedFrom.config }, description: props.adoptedFrom.description }, etag, { project, target });
       return;
     }
     if (users.length) {
       throw new Error(`it is still used by ${describeUsers(users)}: nothing was changed. Detach it first (remove the disk device or the profile that names it), or keep the volume`);
     }
-    await deleteStorageVolume(lxd, props.pool, props.name, { project });
+    await deleteStorageVolume(lxd, props.pool, props.name, { project, target });
   },
 };

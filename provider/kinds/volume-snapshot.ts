@@ -17,11 +17,16 @@
  * instance first; the message is surfaced. A restore replaces the volume's content with the snapshot's (what was
  * written since is lost) and deletes nothing else.
  *
+ * Clusters: a volume on a local pool lives on one member, and its snapshots with it. The snapshot takes that member
+ * from the volume (GET the volume, its `location`, at create; kept in the `location` output) and sends it as
+ * `?target=` with every call, so a volume created with `StorageVolume.target` needs nothing more here. A volume
+ * name held by several members is refused with LXD's "More than one cluster member has a volume named …".
+ *
  * A snapshot deleted outside the stack (or whose volume is gone) reads as gone, and the next `up` takes it again.
  */
 import { z } from "zod";
 import {
-  createStorageVolumeSnapshot, deleteStorageVolumeSnapshot, getStorageVolumeSnapshot, isConflict, isNotFound, isTransportError,
+  createStorageVolumeSnapshot, deleteStorageVolumeSnapshot, getStorageVolume, getStorageVolumeSnapshot, isConflict, isNotFound, isTransportError,
   renameStorageVolumeSnapshot, restoreStorageVolume, updateStorageVolumeSnapshot, type LxdClient, type StorageVolumeSnapshot,
 } from "../lxd";
 import { nameSchema, normalizeProject, POOL_NAME, projectSchema, VOLUME_NAME } from "../rules/names";
@@ -65,6 +70,8 @@ export interface VolumeSnapshotOutputs extends VolumeSnapshotInputs {
   restoredFor: string;
   /** True when the snapshot existed before this stack and was adopted: destroy leaves it. */
   adopted: boolean;
+  /** Cluster member holding the volume and the snapshot (the volume's `location`); "" on a single server or for a remote pool. */
+  location: string;
 }
 
 function schema() {
@@ -83,7 +90,7 @@ function schema() {
     .strict();
 }
 
-function outputsFrom(s: StorageVolumeSnapshot, i: VolumeSnapshotInputs, extra: { restoredFor: string; adopted: boolean }): VolumeSnapshotOutputs {
+function outputsFrom(s: StorageVolumeSnapshot, i: VolumeSnapshotInputs, extra: { restoredFor: string; adopted: boolean; location: string }): VolumeSnapshotOutputs {
   return {
     ...i,
     name: s.name,
@@ -96,11 +103,26 @@ function outputsFrom(s: StorageVolumeSnapshot, i: VolumeSnapshotInputs, extra: {
   } satisfies VolumeSnapshotOutputs;
 }
 
-const get = (lxd: LxdClient, i: { pool: string; volume: string; name: string }, project: string) => getStorageVolumeSnapshot(lxd, i.pool, i.volume, i.name, { project });
+/** The `?target=` of a snapshot's calls: the member holding its volume, or none. */
+const at = (project: string, location: string) => ({ project, target: location || undefined });
+
+const get = (lxd: LxdClient, i: { pool: string; volume: string; name: string }, project: string, location: string) =>
+  getStorageVolumeSnapshot(lxd, i.pool, i.volume, i.name, at(project, location));
+
+/** The member holding the volume (its `location`): "" on a single server (`none`) or for a remote pool's volume. */
+async function volumeMember(lxd: LxdClient, i: { pool: string; volume: string }, project: string): Promise<string> {
+  try {
+    const loc = (await getStorageVolume(lxd, i.pool, i.volume, { project })).value.location;
+    return loc && loc !== "none" ? loc : "";
+  } catch (err) {
+    if (/More than one cluster member/.test((err as Error).message)) throw amend(err, " (several cluster members hold a volume of this name, so the snapshot cannot tell which one is meant: give the volumes distinct names)");
+    throw err;
+  }
+}
 
 export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutputs> = {
   noun: "volume snapshot",
-  outputKeys: ["createdAt", "config", "contentType", "restoredFor", "adopted"],
+  outputKeys: ["createdAt", "config", "contentType", "restoredFor", "adopted", "location"],
   diffKeys: ["pool", "volume", "name", "project", "description", "expiresAt", "restoreTrigger"],
   replaceKeys: ["pool", "volume", "project"],
   idOf: (p) => `${normalizeProject(p.project)}/${p.pool}/${p.volume}/${p.name}`,
@@ -124,56 +146,60 @@ export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutput
   },
 
   async create({ lxd, project }, inputs, accepted) {
-    const adopted = { restoredFor: inputs.restoreTrigger ?? "", adopted: false };
+    const location = await volumeMember(lxd, inputs, project);
+    const adopted = { restoredFor: inputs.restoreTrigger ?? "", adopted: false, location };
     try {
-      await createStorageVolumeSnapshot(lxd, inputs.pool, inputs.volume, { name: inputs.name, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}) }, { project });
+      await createStorageVolumeSnapshot(lxd, inputs.pool, inputs.volume, { name: inputs.name, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}) }, at(project, location));
     } catch (err) {
       if (isTransportError(err)) accepted(); // LXD may hold it: kept in state, the next run converges
       if (!isConflict(err)) throw err;
       if (!inputs.adopt) throw amend(err, " (set adopt: true to bring the existing snapshot under management)");
       adopted.adopted = true;
     }
-    accepted({ adopted: adopted.adopted });
-    const { value, etag } = await get(lxd, inputs, project);
+    accepted({ adopted: adopted.adopted, location });
+    const { value, etag } = await get(lxd, inputs, project, location);
     if ((value.description ?? "") !== inputs.description || normalizeExpiry(value.expires_at) !== inputs.expiresAt) {
-      await updateStorageVolumeSnapshot(lxd, inputs.pool, inputs.volume, inputs.name, { description: inputs.description, expires_at: inputs.expiresAt || NEVER }, etag, { project });
+      await updateStorageVolumeSnapshot(lxd, inputs.pool, inputs.volume, inputs.name, { description: inputs.description, expires_at: inputs.expiresAt || NEVER }, etag, at(project, location));
     }
-    return outputsFrom((await get(lxd, inputs, project)).value, inputs, adopted);
+    return outputsFrom((await get(lxd, inputs, project, location)).value, inputs, adopted);
   },
 
   async read({ lxd, project }, props) {
-    return outputsFrom((await get(lxd, props, project)).value, props, { restoredFor: props.restoredFor ?? "", adopted: props.adopted ?? false });
+    // A state written before `location` existed: ask the volume once.
+    const location = props.location ?? (await volumeMember(lxd, props, project));
+    return outputsFrom((await get(lxd, props, project, location)).value, props, { restoredFor: props.restoredFor ?? "", adopted: props.adopted ?? false, location });
   },
 
   async update({ lxd, project }, olds, news) {
+    const location = olds.location ?? (await volumeMember(lxd, news, project));
     if (olds.createdAt === undefined) {
       // A create cut off before LXD answered (kept in state as partially created): take it now unless LXD holds it.
       try {
-        await get(lxd, news, project);
+        await get(lxd, news, project, location);
       } catch (err) {
         if (!isNotFound(err)) throw err;
         return volumeSnapshotKind.create({ lxd, project }, news, () => undefined);
       }
     }
-    if (olds.name !== news.name) await renameStorageVolumeSnapshot(lxd, news.pool, news.volume, olds.name, news.name, { project });
-    const { value, etag } = await get(lxd, news, project);
+    if (olds.name !== news.name) await renameStorageVolumeSnapshot(lxd, news.pool, news.volume, olds.name, news.name, at(project, location));
+    const { value, etag } = await get(lxd, news, project, location);
     if ((value.description ?? "") !== news.description || normalizeExpiry(value.expires_at) !== news.expiresAt) {
-      await updateStorageVolumeSnapshot(lxd, news.pool, news.volume, news.name, { description: news.description, expires_at: news.expiresAt || NEVER }, etag, { project });
+      await updateStorageVolumeSnapshot(lxd, news.pool, news.volume, news.name, { description: news.description, expires_at: news.expiresAt || NEVER }, etag, at(project, location));
     }
     let restoredFor = olds.restoredFor ?? "";
     if (news.restoreTrigger && news.restoreTrigger !== olds.restoreTrigger && news.restoreTrigger !== restoredFor) {
       try {
-        await restoreStorageVolume(lxd, news.pool, news.volume, news.name, { project });
+        await restoreStorageVolume(lxd, news.pool, news.volume, news.name, at(project, location));
       } catch (err) {
         throw amend(err, ` (restoring storage volume "${news.volume}" from snapshot "${news.name}" for restoreTrigger ${JSON.stringify(news.restoreTrigger)}; stop the instances using the volume and run again)`);
       }
       restoredFor = news.restoreTrigger;
     }
-    return outputsFrom((await get(lxd, news, project)).value, news, { restoredFor, adopted: olds.adopted ?? false });
+    return outputsFrom((await get(lxd, news, project, location)).value, news, { restoredFor, adopted: olds.adopted ?? false, location });
   },
 
   async delete({ lxd, project }, props) {
     if (props.adopted) return; // it existed before this stack: left as it is
-    await deleteStorageVolumeSnapshot(lxd, props.pool, props.volume, props.name, { project });
+    await deleteStorageVolumeSnapshot(lxd, props.pool, props.volume, props.name, at(project, props.location ?? ""));
   },
 };
