@@ -29,7 +29,9 @@ export interface StoragePoolArgs {
    * `lvm.vg_name`, `zfs.pool_name`, `ceph.osd.pool_name`, `cephfs.path`, and volume defaults `volume.size`,
    * `volume.snapshots.schedule`, `volume.block.filesystem` (lvm, ceph), …. Numbers and booleans are stored as
    * strings. A different `source` forces replacement; other keys change in place where LXD allows it. Keys LXD
-   * fills in (`source`, `size`, …) while left out here, and `volatile.*`, are LXD's. Default `{}`.
+   * fills in (`source`, `size`, …) while left out here, and `volatile.*`, are LXD's. `source.wipe` (btrfs, lvm,
+   * zfs) and `lvm.metadata_size` need API extensions `storage_pool_source_wipe` / `storage_lvm_metadatasize` (Incus
+   * 6.0 has them, LXD 5.0 not: refused before any write there). Default `{}`.
    */
   config?: pulumi.Input<Record<string, pulumi.Input<Scalar>>>;
   /** Description. Default "". In place. */

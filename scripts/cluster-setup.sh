@@ -64,7 +64,8 @@ start_daemon() {
   local n="$1" h="HOLDER$1" d
   d="$(dir_of "$n")"
   mkdir -p "$d"
-  LXD_DIR="$d" setsid nohup nsenter -t "${!h}" -n -m lxd --group root --logfile "$d/lxd.log" >/dev/null 2>&1 < /dev/null &
+  # From / (a daemon keeps its start directory; rsync-based copies fail once it is deleted); exec keeps $! its PID.
+  (cd / && LXD_DIR="$d" exec setsid nohup nsenter -t "${!h}" -n -m lxd --group root --logfile "$d/lxd.log" >/dev/null 2>&1 < /dev/null) &
   printf -v "DAEMON$n" '%s' "$!"
   save_state
   LXD_DIR="$d" timeout 120 lxd waitready --timeout=120 || die "member $n's daemon did not become ready (log: $d/lxd.log)"

@@ -96,6 +96,10 @@ else
     # No CAP_SYS_RESOURCE here: raising the hard limit fails, so fall back to the hard limit.
     ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"
     getent group incus-admin >/dev/null 2>&1 && group=incus-admin || group=root
+    # From /: the daemon keeps its start directory as cwd and its rsync children inherit it; a cwd that is
+    # later deleted (a removed checkout) makes every rsync-based copy fail ("rsync: [Receiver] getcwd(): No
+    # such file or directory"): snapshots, copies and publish on a `dir` pool.
+    cd /
     setsid nohup /usr/libexec/incus/incusd --group "$group" --logfile="$log_file" >/dev/null 2>&1 < /dev/null &
   )
   incus admin waitready --timeout=60

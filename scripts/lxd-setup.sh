@@ -62,8 +62,9 @@ else
   need_root "start the LXD daemon"
   say "starting lxd (log: $log_file)"
   mkdir -p "$(dirname "$log_file")"
-  # Detached from this shell so that it outlives the script; no systemd on these machines.
-  setsid nohup lxd --group root --logfile "$log_file" >/dev/null 2>&1 < /dev/null &
+  # Detached from this shell so that it outlives the script; no systemd on these machines. Started from / (a
+  # daemon keeps its start directory: its rsync-based copies fail once that directory is deleted).
+  (cd / && setsid nohup lxd --group root --logfile "$log_file" >/dev/null 2>&1 < /dev/null &)
   lxd waitready --timeout 60
   say "daemon ready"
 fi

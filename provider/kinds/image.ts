@@ -345,6 +345,9 @@ export const imageKind: Kind<ImageInputs, ImageOutputs> = {
         }
       }
       if (adopted) await setPublic(lxd, fingerprint, inputs.public, project);
+      // A published image has exactly the declared properties: Incus adds the instance's `image.*` keys (e.g. the
+      // base image's `description`) to the ones the publish named; LXD 5.0 keeps only those named. A no-op on LXD.
+      else if (inputs.sourceInstance !== undefined && inputs.properties !== undefined) await setPublic(lxd, fingerprint, inputs.public, project, inputs.properties);
     } catch (err) {
       try {
         for (const n of added) await deleteImageAlias(lxd, n, { project });

@@ -110,10 +110,16 @@ async function isBrokenSnapshot(lxd: LxdClient, project: string, instance: strin
   }
 }
 
-/** LXD's refusal of a stateful snapshot, with what it needs. */
-function statefulHint(err: unknown): Error {
+/**
+ * The server's refusal of a stateful snapshot, with what it needs. LXD 5.0 asks CRIU at once ("Unable to create a
+ * stateful snapshot. CRIU isn't installed"); Incus first wants `migration.stateful=true` on the instance
+ * ("Stateful snapshots require that the instance has migration.stateful be set to true").
+ */
+async function statefulHint(lxd: LxdClient, err: unknown): Promise<Error> {
   if (err instanceof LxdError && /stateful/i.test(err.lxdMessage)) {
-    return amend(err, " (stateful: true saves the running state with CRIU: it needs CRIU installed on the LXD server and a running instance; set stateful: false for a filesystem-only snapshot)");
+    const server = await lxd.serverKind().catch(() => "lxd" as const);
+    const needs = server === "incus" ? "CRIU installed on the Incus server, migration.stateful=true on the instance" : "CRIU installed on the LXD server";
+    return amend(err, ` (stateful: true saves the running state with CRIU: it needs ${needs} and a running instance; set stateful: false for a filesystem-only snapshot)`);
   }
   return err as Error;
 }
@@ -222,8 +228,12 @@ export const instanceSnapshotKind: Kind<InstanceSnapshotInputs, InstanceSnapshot
     } catch (err) {
       // No answer (the daemon went away, the wait timed out): LXD may hold it. Kept in state; the next run replaces it.
       if (isTransportError(err)) accepted(held);
-      if (isConflict(err)) throw amend(err, " (set adopt: true to bring the existing snapshot under management)");
-      throw statefulHint(err);
+      // LXD says "already exists"; Incus 6.0 answers with its database's "UNIQUE constraint failed": said plainly.
+      if (isConflict(err)) {
+        const exists = /already exists/i.test(err.lxdMessage) ? "" : `snapshot "${label(inputs)}" already exists; `;
+        throw amend(err, ` (${exists}set adopt: true to bring the existing snapshot under management)`);
+      }
+      throw await statefulHint(lxd, err);
     }
     accepted(held);
     const s = (await getInstanceSnapshot(lxd, inputs.instance, inputs.name, { project })).value;

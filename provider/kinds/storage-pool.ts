@@ -35,6 +35,7 @@ import {
   isVolatilePoolKey, MEMBER_SPECIFIC_POOL_KEYS, POOL_DRIVERS, poolKeyProblem, protectedSourceReason, SERVER_FILLED_POOL_KEYS, type PoolDriver,
 } from "../rules/storage-pool";
 import { describeUsedByInProject } from "../rules/used-by";
+import { POOL_KEY_EXTENSIONS, serverName } from "../rules/server-keys";
 import { checkWith } from "../kit/check";
 import { amend, lxdSays } from "../kit/errors";
 import type { Kind } from "../kit/contract";
@@ -237,6 +238,22 @@ async function sizeChangeApplies(lxd: LxdClient, name: string, before: string | 
   );
 }
 
+/**
+ * Refuses config keys the server cannot take (see `POOL_KEY_EXTENSIONS`: `source.wipe`, `lvm.metadata_size`), before
+ * any write, naming the key and the missing API extension.
+ * @throws Error `config.<key> needs API extension <ext>, which this server lacks …`
+ */
+async function keysSupported(lxd: LxdClient, verb: string, name: string, config: ConfigMap): Promise<void> {
+  for (const key of Object.keys(config)) {
+    const ext = POOL_KEY_EXTENSIONS[key];
+    if (ext === undefined || (await lxd.hasExtension(ext))) continue;
+    throw new Error(
+      `Failed to ${verb} storage pool "${name}": config.${key} needs API extension ${ext}, which this ${serverName(await lxd.serverKind())} server lacks ` +
+        `(LXD 5.0 has no ${key}; Incus 6.0 has it). Leave ${key} out`,
+    );
+  }
+}
+
 /** The `source` a pool has: the program's, else the one LXD filled in (from the state's effective config). */
 const sourceOf = (p: StoragePoolOutputs) => p.config?.source ?? p.effectiveConfig?.source;
 
@@ -258,7 +275,7 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
         const problem = unknown("driver") ? undefined : poolKeyProblem(value.driver, k, v);
         if (problem) failures.push({ property: `config.${k}`, reason: problem });
         if (k === "source" && v !== "") {
-          const why = protectedSourceReason(v, process.env.LXD_DIR);
+          const why = protectedSourceReason(v, process.env.LXD_DIR, process.env.INCUS_DIR);
           if (why) failures.push({ property: "config.source", reason: why });
         }
       }
@@ -350,6 +367,7 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
         if (!isNotFound(err)) throw new Error(`Failed to adopt storage pool "${inputs.name}": ${lxdSays(err)}`, { cause: err });
       }
     }
+    await keysSupported(lxd, "create", inputs.name, inputs.config);
     if (facts.clustered) {
       await createOnCluster(lxd, inputs, facts.members, accepted);
     } else {
@@ -383,6 +401,7 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
     }
     const live = value.config ?? {};
     await sizeChangeApplies(lxd, news.name, live.size, news.config.size);
+    await keysSupported(lxd, "update", news.name, Object.fromEntries(Object.entries(news.config).filter(([k, v]) => live[k] !== v)));
     const want: StoragePoolPut = { config: { ...lxdKept(live, news.config), ...news.config }, description: news.description };
     if (!sameJson(want, { config: live, description: value.description ?? "" })) await updateStoragePool(lxd, news.name, want, etag);
     const now = (await getStoragePool(lxd, news.name)).value;

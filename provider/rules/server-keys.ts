@@ -8,6 +8,7 @@
  * | guest API (the socket inside an instance) | `/dev/lxd`, `security.devlxd`, `security.devlxd.images` | `/dev/incus`, `security.guestapi`, `security.guestapi.images` (the LXD keys are refused: `Unknown configuration key`) |
  * | trust | `core.trust_password` and tokens | tokens only (no `core.trust_password`) |
  * | `Ready` status | not produced by LXD 5.0 | a process inside sends `PATCH /1.0 {"state": "Ready"}` on `/dev/incus/sock` (extension `instance_ready_state`) |
+ * | storage pool keys | LXD 5.0: no `source.wipe`, no `lvm.metadata_size` (`Invalid option`) | both (extensions `storage_pool_source_wipe`, `storage_lvm_metadatasize`) |
  *
  * The policy judges both spellings of the guest API key alike (its table lists both); the `guestApi` input (alias
  * `devLxd`) writes the key of the server the instance is created on.
@@ -58,3 +59,14 @@ export function hasTrustPassword(server: ServerKind): boolean {
 export function serverName(server: ServerKind): string {
   return server === "incus" ? "Incus" : "LXD";
 }
+
+/**
+ * Storage pool config keys that only servers with an API extension take (LXD 5.0.2 answers `Invalid option "<key>"`;
+ * Incus 6.0 has both): key → extension. Feature-detected, never guessed from the server kind.
+ * - `source.wipe` (btrfs, lvm, zfs): wipe the source block device before creating the pool (`true`/`false`).
+ * - `lvm.metadata_size` (lvm): the size of the physical volume's metadata area (a size string).
+ */
+export const POOL_KEY_EXTENSIONS: Readonly<Record<string, string>> = {
+  "source.wipe": "storage_pool_source_wipe",
+  "lvm.metadata_size": "storage_lvm_metadatasize",
+};

@@ -25,17 +25,19 @@ const BLOCK_VOLUME_KEYS = ["volume.block.filesystem", "volume.block.mount_option
 
 /**
  * The config keys of a pool, by driver (besides `user.*`, which LXD takes on every pool and does not validate).
- * `volatile.*` keys are LXD's own and are not listed: a program cannot set them.
+ * `volatile.*` keys are LXD's own and are not listed: a program cannot set them. Keys only some servers take
+ * (`source.wipe`, `lvm.metadata_size`: Incus 6.0 has them, LXD 5.0 answers `Invalid option`) are listed here and
+ * refused before any write on a server without their API extension (`POOL_KEY_EXTENSIONS` in server-keys.ts).
  */
 export const POOL_KEYS: Record<PoolDriver, readonly string[]> = {
   dir: [...COMMON_POOL_KEYS, ...COMMON_VOLUME_KEYS],
-  btrfs: [...COMMON_POOL_KEYS, "size", "btrfs.mount_options", ...COMMON_VOLUME_KEYS],
+  btrfs: [...COMMON_POOL_KEYS, "size", "source.wipe", "btrfs.mount_options", ...COMMON_VOLUME_KEYS],
   lvm: [
-    ...COMMON_POOL_KEYS, "size", "lvm.vg_name", "lvm.thinpool_name", "lvm.thinpool_metadata_size", "lvm.use_thinpool", "lvm.vg.force_reuse",
+    ...COMMON_POOL_KEYS, "size", "source.wipe", "lvm.vg_name", "lvm.thinpool_name", "lvm.thinpool_metadata_size", "lvm.metadata_size", "lvm.use_thinpool", "lvm.vg.force_reuse",
     ...COMMON_VOLUME_KEYS, ...BLOCK_VOLUME_KEYS, "volume.lvm.stripes", "volume.lvm.stripes.size",
   ],
   zfs: [
-    ...COMMON_POOL_KEYS, "size", "zfs.pool_name", "zfs.clone_copy", "zfs.export",
+    ...COMMON_POOL_KEYS, "size", "source.wipe", "zfs.pool_name", "zfs.clone_copy", "zfs.export",
     ...COMMON_VOLUME_KEYS, "volume.zfs.blocksize", "volume.zfs.remove_snapshots", "volume.zfs.use_refquota", "volume.zfs.reserve_space",
   ],
   ceph: [
@@ -71,11 +73,11 @@ export const SERVER_FILLED_POOL_KEYS: readonly string[] = [
 ];
 
 /** Keys whose value is an LXD size string. */
-export const POOL_SIZE_KEYS: readonly string[] = ["size", "volume.size", "lvm.thinpool_metadata_size", "volume.lvm.stripes.size", "volume.zfs.blocksize"];
+export const POOL_SIZE_KEYS: readonly string[] = ["size", "volume.size", "lvm.thinpool_metadata_size", "lvm.metadata_size", "volume.lvm.stripes.size", "volume.zfs.blocksize"];
 
 /** Keys whose value is `true` or `false`. */
 export const POOL_BOOLEAN_KEYS: readonly string[] = [
-  "rsync.compression", "lvm.use_thinpool", "lvm.vg.force_reuse", "zfs.export", "ceph.osd.force_reuse", "ceph.rbd.clone_copy", "ceph.rbd.du",
+  "rsync.compression", "source.wipe", "lvm.use_thinpool", "lvm.vg.force_reuse", "zfs.export", "ceph.osd.force_reuse", "ceph.rbd.clone_copy", "ceph.rbd.du",
   "cephfs.fscache", "volume.security.shifted", "volume.security.unmapped", "volume.zfs.remove_snapshots", "volume.zfs.use_refquota",
   "volume.zfs.reserve_space",
 ];
@@ -127,13 +129,14 @@ export function normalizeHostPath(p: string): string {
  * or an OSD pool name is not a path). Refused: the system directories (`/`, `/etc`, `/usr`, `/bin`, `/sbin`,
  * `/lib*`, `/boot`, `/dev`, `/proc`, `/sys`, `/run`, `/root`, `/home`, `/var`, `/var/lib`, `/var/snap`), LXD's and
  * Incus's data directories (`/var/lib/lxd`, `/var/lib/incus`, the snap's `/var/snap/lxd/common/lxd`, and
- * `lxdDir`, the daemon's `LXD_DIR` when set) and anything inside those. Symlinks are not followed (the host may
+ * `dataDirs`, the daemons' `LXD_DIR` and `INCUS_DIR` when set) and anything inside those. Symlinks are not followed (the host may
  * be remote).
  */
-export function protectedSourceReason(source: string, lxdDir?: string): string | undefined {
+export function protectedSourceReason(source: string, ...dataDirs: (string | undefined)[]): string | undefined {
   if (!source.startsWith("/")) return undefined;
   const p = normalizeHostPath(source);
-  const trees = [...PROTECTED_TREES, ...(lxdDir && lxdDir.startsWith("/") ? [normalizeHostPath(lxdDir)] : [])].filter((t) => t !== "/");
+  const own = dataDirs.filter((d): d is string => d !== undefined && d.startsWith("/")).map(normalizeHostPath);
+  const trees = [...PROTECTED_TREES, ...own].filter((t) => t !== "/");
   const tree = trees.find((t) => p === t || p.startsWith(`${t}/`));
   if (tree) {
     return `config.source must not be LXD's or Incus's own data directory or anything inside it (${tree}): the pool would overwrite or delete the daemon's state, but ${JSON.stringify(source)} was provided`;

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
+import { BACKEND, BACKEND_NAME } from "../support/backend";
 import { gone, localClient, removeInstance, removeProfile, TEST_IMAGE } from "../support/lxd";
 import {
   createInstance, createProfile, createStoragePool, deleteInstance, getImage, deleteStoragePool, getStoragePool, updateStoragePool, type LxdClient,
@@ -22,7 +23,8 @@ afterAll(async () => {
   await lxd?.close();
 });
 
-const LXD_DIR = process.env.LXD_DIR ?? "/var/lib/lxd";
+/** The daemon's data directory (LXD: `LXD_DIR`, default /var/lib/lxd; Incus: `INCUS_DIR`, default /var/lib/incus). */
+const LXD_DIR = BACKEND === "incus" ? process.env.INCUS_DIR ?? "/var/lib/incus" : process.env.LXD_DIR ?? "/var/lib/lxd";
 
 async function poolExists(name: string): Promise<boolean> {
   return !(await gone(() => getStoragePool(lxd, name)));
@@ -122,6 +124,29 @@ test("btrfs loop pool: create (1GiB) → refresh → empty diff → update in pl
     expect(fs.existsSync(img)).toBe(false);
 
     await e.destroy();
+    expect(await poolExists(name)).toBe(false);
+  } finally {
+    await removePool(name);
+  }
+});
+
+test("source.wipe is taken where the server has API extension storage_pool_source_wipe (Incus 6.0), refused before any write where it lacks it (LXD 5.0)", async () => {
+  const name = randomName("sp");
+  const e = new MiniEngine(host, "storage-pool", name, "StoragePool");
+  const inputs = { name, driver: "btrfs", config: { size: "1GiB", "source.wipe": "false" } };
+  try {
+    if (await lxd.hasExtension("storage_pool_source_wipe")) {
+      await e.up(inputs);
+      expect((await live(name)).config).toMatchObject({ size: "1GiB", "source.wipe": "false" });
+      await e.refresh();
+      expect((await e.diff(inputs)).changes).toBe("none");
+      await e.destroy();
+    } else {
+      await expect(e.up(inputs)).rejects.toThrow(
+        `Failed to create storage pool "${name}": config.source.wipe needs API extension storage_pool_source_wipe, which this ${BACKEND_NAME} server lacks`,
+      );
+      expect(e.state).toBeUndefined();
+    }
     expect(await poolExists(name)).toBe(false);
   } finally {
     await removePool(name);

@@ -4,6 +4,7 @@ import {
 } from "../../provider/rules/storage-pool";
 import { storagePoolKind } from "../../provider/kinds/storage-pool";
 import { UNKNOWN } from "../../provider/rules/values";
+import { POOL_KEY_EXTENSIONS } from "../../provider/rules/server-keys";
 
 const check = (news: Record<string, unknown>) =>
   storagePoolKind.check(news, { olds: {}, open: () => { throw new Error("check must not reach LXD"); } });
@@ -34,6 +35,12 @@ describe("protected sources", () => {
     expect(protectedSourceReason("/srv/lxd-data/pools/a", "/srv/lxd-data")).toMatch(/\(\/srv\/lxd-data\)/);
     expect(protectedSourceReason("/srv/lxd-data/pools/a")).toBeUndefined();
     expect(protectedSourceReason("tank/lxd")).toBeUndefined();
+  });
+
+  test("LXD_DIR and INCUS_DIR are both protected when given (either may be unset)", () => {
+    expect(protectedSourceReason("/srv/incus-data/pools/a", undefined, "/srv/incus-data")).toMatch(/\(\/srv\/incus-data\)/);
+    expect(protectedSourceReason("/srv/lxd-data/x", "/srv/lxd-data", "/srv/incus-data")).toMatch(/\(\/srv\/lxd-data\)/);
+    expect(protectedSourceReason("/srv/other", "/srv/lxd-data", "/srv/incus-data")).toBeUndefined();
   });
 
   test("normalises dots, repeated and trailing slashes", () => {
@@ -109,5 +116,16 @@ describe("users of a pool in words", () => {
     expect(describeUsedByInProject("/1.0/storage-pools/p1/volumes/custom/v1?project=default")).toBe('storage volume "custom/v1" in pool "p1"');
     expect(describeUsedByInProject("/1.0/images/0123456789abcdef0123")).toBe("image 0123456789ab");
     expect(describeUsedBy("/1.0/instances/c1?project=team")).toBe('instance "c1"');
+  });
+});
+
+describe("keys only some servers take", () => {
+  test("source.wipe is a key of btrfs, lvm and zfs (boolean); lvm.metadata_size of lvm (a size); each names its API extension", () => {
+    for (const d of ["btrfs", "lvm", "zfs"] as const) expect(poolKeyProblem(d, "source.wipe", "true")).toBeUndefined();
+    expect(poolKeyProblem("dir", "source.wipe", "true")).toMatch(/^config key "source.wipe" is not a storage pool key of driver "dir"/);
+    expect(poolKeyProblem("btrfs", "source.wipe", "yes")).toBe('config.source.wipe must be true or false, but "yes" was provided');
+    expect(poolKeyProblem("lvm", "lvm.metadata_size", "10MiB")).toBeUndefined();
+    expect(poolKeyProblem("lvm", "lvm.metadata_size", "10M")).toMatch(/^config\.lvm\.metadata_size must be an LXD size/);
+    expect(POOL_KEY_EXTENSIONS).toEqual({ "source.wipe": "storage_pool_source_wipe", "lvm.metadata_size": "storage_lvm_metadatasize" });
   });
 });
