@@ -13,6 +13,7 @@
  * forces replacement, which runs it again. An instance that is not running fails the run with a clear error: it is
  * never started here. Delete does nothing in LXD: the resource is a record of a run.
  */
+import { unwrapSecret, wireSecret } from "../kit/secret";
 import { z } from "zod";
 import { execRecorded, getInstance, isRunningStatus, LxdError, type LxdClient } from "../lxd";
 import { INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
@@ -142,6 +143,15 @@ async function run(lxd: LxdClient, project: string, i: InstanceExecInputs): Prom
   } satisfies InstanceExecOutputs;
 }
 
+/**
+ * `stdout` and `stderr` in the wire form of a secret (../kit/secret.ts): the class lists them in
+ * `additionalSecretOutputs` too, so either lock keeps them out of the state in plain text. The state the engine
+ * sends back holds them unwrapped; a value already wrapped is left as it is.
+ */
+function sealed(o: InstanceExecOutputs): InstanceExecOutputs {
+  return { ...o, stdout: wireSecret(unwrapSecret(o.stdout)) as never, stderr: wireSecret(unwrapSecret(o.stderr)) as never };
+}
+
 /** The instance's `last_used_at` now, or undefined when it cannot be read (gone, unreachable). */
 async function startedAtNow(lxd: LxdClient, project: string, name: string): Promise<string | undefined> {
   try {
@@ -193,13 +203,13 @@ export const instanceExecKind: Kind<InstanceExecInputs, InstanceExecOutputs> = {
   },
 
   async create({ lxd, project }, inputs) {
-    return run(lxd, project, inputs);
+    return sealed(await run(lxd, project, inputs));
   },
 
   async read({ lxd, project }, props) {
     // The record lives as long as its instance: a deleted instance drops it (the next run creates it again).
     await getInstance(lxd, props.instance, { project });
-    return props;
+    return sealed(props);
   },
 
   async update({ lxd, project }, olds, news) {
@@ -209,9 +219,9 @@ export const instanceExecKind: Kind<InstanceExecInputs, InstanceExecOutputs> = {
       const now = await startedAtNow(lxd, project, news.instance);
       again = now !== undefined && now !== olds.instanceStartedAt;
     }
-    if (again) return run(lxd, project, news);
+    if (again) return sealed(await run(lxd, project, news));
     // Nothing to run: the new settings are recorded with the previous run.
-    return { ...news, stdout: olds.stdout, stderr: olds.stderr, exitCode: olds.exitCode, ranAt: olds.ranAt, instanceStartedAt: olds.instanceStartedAt } satisfies InstanceExecOutputs;
+    return sealed({ ...news, stdout: olds.stdout, stderr: olds.stderr, exitCode: olds.exitCode, ranAt: olds.ranAt, instanceStartedAt: olds.instanceStartedAt } satisfies InstanceExecOutputs);
   },
 
   async delete() {

@@ -129,7 +129,7 @@ export const MULTI_LINE_KEYS = ["raw.*", "cloud-init.*", "user.*", "image.*"];
 export const PROTECTED_HOST_PATHS = [
   "/", "/boot", "/etc", "/root", "/proc", "/sys", "/dev", "/run", "/var/run",
   "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
-  "/var/lib/lxd", "/var/snap/lxd", "/var/log/lxd", "/var/lib/lxcfs", "/var/lib/docker", "/var/run/docker.sock", "/run/docker.sock",
+  "/var/lib/lxd", "/var/snap/lxd", "/var/log/lxd", "/var/lib/incus", "/var/log/incus", "/var/cache/incus", "/var/lib/lxcfs", "/var/lib/docker", "/var/run/docker.sock", "/run/docker.sock",
 ];
 
 /**
@@ -418,10 +418,18 @@ export const POLICY: readonly PolicyRow[] = [
     examples: { refused: dev({ type: "nic", network: "br0", "security.mac_filtering": "false" }), optedOut: dev({ type: "nic", nictype: "bridged", parent: "br0", "security.ipv4_filtering": "off" }) },
   },
   {
-    on: "device", match: "type=proxy with bind=instance", class: "devices",
-    reason: "a proxy with bind=instance lets the instance connect to host-side sockets",
-    weakens: (_n, d) => (d.type === "proxy" && d.bind === "instance" ? "a proxy with bind=instance lets the instance connect to host-side sockets" : undefined),
-    examples: { refused: dev({ type: "proxy", bind: "instance", listen: "unix:/s", connect: "unix:/run/x" }), optedOut: dev({ type: "proxy", bind: "instance", listen: "tcp:127.0.0.1:80", connect: "tcp:127.0.0.1:8080" }) },
+    on: "device", match: "type=proxy with bind set to anything but host (LXD 5.0 takes instance, container and guest alike)", class: "devices",
+    reason: "a proxy bound in the instance lets the instance connect to host-side sockets",
+    weakens: (_n, d) => (d.type === "proxy" && typeof d.bind === "string" && d.bind.trim() !== "" && d.bind.trim().toLowerCase() !== "host"
+      ? `a proxy with bind=${d.bind} listens in the instance and connects on the host: the instance reaches host-side sockets` : undefined),
+    examples: { refused: dev({ type: "proxy", bind: "container", listen: "unix:/s", connect: "unix:/run/x" }), optedOut: dev({ type: "proxy", bind: "instance", listen: "tcp:127.0.0.1:80", connect: "tcp:127.0.0.1:8080" }) },
+  },
+  {
+    on: "device", match: "type=disk with a host source (a leading /) and no path", class: "devices",
+    reason: "a host directory without a path is mounted over the instance's root filesystem",
+    weakens: (_n, d) => (d.type === "disk" && typeof d.source === "string" && d.source.startsWith("/") && (typeof d.path !== "string" || d.path.trim() === "")
+      ? `disk source ${d.source} has no path: LXD mounts it over the instance's root filesystem (give path, e.g. /mnt/data)` : undefined),
+    examples: { refused: dev({ type: "disk", source: "/srv" }), optedOut: dev({ type: "disk", source: "/srv/data" }) },
   },
   {
     on: "device", match: `type=disk whose host source (a leading /) is, is under or contains one of ${PROTECTED_HOST_PATHS.join(" ")}`, class: "devices",
@@ -470,7 +478,7 @@ export const POLICY: readonly PolicyRow[] = [
 export const HARMLESS_LXC_KEYS = [
   "lxc.init.cmd", "lxc.init.cwd", "lxc.init.uid", "lxc.init.gid", "lxc.environment", "lxc.console.size",
   "lxc.console.buffer.size", "lxc.console.rotate", "lxc.log.level", "lxc.signal.", "lxc.start.", "lxc.uts.name",
-  "lxc.tty.max", "lxc.pty.max", "lxc.ephemeral", "lxc.sysctl.", "lxc.no_new_privs", "lxc.keyring.session", "lxc.autodev",
+  "lxc.tty.max", "lxc.pty.max", "lxc.ephemeral", "lxc.no_new_privs", "lxc.keyring.session", "lxc.autodev",
 ];
 
 /** True when a `raw.lxc` key is in `HARMLESS_LXC_KEYS`. */

@@ -8,6 +8,11 @@ test("bindKind tells wildcard, loopback, a named IP and a host name apart", () =
   const cases: [string, ReturnType<typeof bindKind>][] = [
     ["[::]:8443", "wildcard"], ["0.0.0.0", "wildcard"], [":8443", "wildcard"], ["[::]", "wildcard"], ["0.0.0.0:8443", "wildcard"], ["::", "wildcard"],
     ["[0:0:0:0:0:0:0:0]:8443", "wildcard"],
+    // Other spellings of every address (a new user's trial): IPv4-mapped and -compatible zeros, a zone, and the
+    // numeric forms the C library's resolver reads as 0.0.0.0.
+    ["[::ffff:0.0.0.0]:8443", "wildcard"], ["[::FFFF:0:0]:8443", "wildcard"], ["[::0.0.0.0]:8443", "wildcard"], ["[::%lo]:8443", "wildcard"],
+    ["0:8443", "wildcard"], ["000.000.000.000:8443", "wildcard"], ["0x0:8443", "wildcard"], ["0.0:8443", "wildcard"],
+    ["[::ffff:127.0.0.1]:8443", "loopback"], ["0x7f000001:8443", "loopback"], ["[::ffff:192.0.2.1]:8443", "specific"],
     ["127.0.0.1:8443", "loopback"], ["127.1.2.3", "loopback"], ["[::1]:8443", "loopback"], ["::1", "loopback"], ["localhost:8443", "loopback"],
     ["192.0.2.10:8443", "specific"], ["[2001:db8::1]:8443", "specific"], ["2001:db8::1", "specific"],
     ["lxd.example.net:8443", "hostname"], ["vm", "hostname"],
@@ -21,7 +26,11 @@ test("judgeServerConfig finds wildcard listeners and the trust password; never j
   expect(judgeServerConfig({ "core.https_address": "[::]:8443", "core.metrics_address": "0.0.0.0:9100", "core.trust_password": "pw" }).map((f) => [f.class, f.key])).toEqual([
     ["wildcard-bind", "config.core.https_address"], ["wildcard-bind", "config.core.metrics_address"], ["trust-password", "config.core.trust_password"],
   ]);
-  expect(judgeServerConfig({ "core.https_address": UNKNOWN, "core.trust_password": "", "cluster.https_address": "[::]:8443" })).toEqual([]);
+  expect(judgeServerConfig({ "core.https_address": UNKNOWN, "core.trust_password": "" })).toEqual([]);
+  // Every listener key is judged, not only the three ServerSettings documents first.
+  for (const key of ["cluster.https_address", "core.bgp_address", "core.dns_address"]) {
+    expect(judgeServerConfig({ [key]: "0.0.0.0:53" }).map((f) => [f.class, f.key])).toEqual([["wildcard-bind", `config.${key}`]]);
+  }
   const refused = applyServerOptOuts(judgeServerConfig({ "core.trust_password": "pw" }), []).refused.map(serverRefusal);
   expect(refused).toEqual([expect.stringMatching(/^config\.core\.trust_password weakens .*add "trust-password" to securityOptOuts$/)]);
   expect(refused[0]).not.toContain("pw\"");
