@@ -1,8 +1,8 @@
 /**
- * The LXD daemon killed (SIGKILL) and restarted while a StorageVolume create or a VolumeSnapshot create is in
+ * The LXD (or Incus) daemon killed (SIGKILL) and restarted while a StorageVolume create or a VolumeSnapshot create is in
  * flight: the run fails, and the next run (a fresh provider host with the state the engine kept) converges to
  * the declared volume or snapshot, usable, with nothing left over. Runs against a private daemon
- * (tests/support/private-lxd.ts) killed by PID, slowed through its cpu cgroup so the kill lands mid-operation;
+ * of the run's backend (tests/support/private-lxd.ts: LXD, or incusd on the Incus run) killed by PID, slowed through its cpu cgroup so the kill lands mid-operation;
  * the shared daemon is never touched. The pattern is tests/integration/faults.test.ts's.
  */
 import * as fs from "node:fs";
@@ -10,21 +10,16 @@ import * as path from "node:path";
 import { startProviderHost, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, randomName } from "../support/engine";
 import { startPrivateLxd, type PrivateLxd } from "../support/private-lxd";
-import { BACKEND, onlyOn } from "../support/backend";
 import { createStorageVolume, getStorageVolume, getStorageVolumeSnapshot, listStorageVolumeSnapshots, type LxdClient } from "../../provider/lxd";
 
 jest.setTimeout(180_000);
 
 let daemon: PrivateLxd;
 
-// A private LXD daemon (tests/support/private-lxd.ts) is what gets killed; there is no private Incus in the suite yet.
-// In an Incus run these would test LXD, not Incus: they run in the LXD run.
-const onLxd = onlyOn("lxd", "storage-faults.test.ts: kills a private LXD daemon (no private Incus yet); runs in the LXD run");
-// eslint-disable-next-line @typescript-eslint/no-shadow
-const test = onLxd.test;
+// The private daemon (tests/support/private-lxd.ts) is of the run's backend: LXD or incusd.
 
 beforeAll(async () => {
-  if (BACKEND === "lxd") daemon = await startPrivateLxd({ image: false });
+  daemon = await startPrivateLxd({ image: false });
 });
 afterAll(async () => {
   await daemon?.stop();

@@ -1,7 +1,18 @@
 /**
- * A private LXD daemon for fault tests: Debian's `lxd` 5.0.2 started by the test with its own `LXD_DIR`
- * (a fresh temp dir) and unix socket, which the test may SIGKILL and restart by PID. The shared daemon at
- * /var/lib/lxd is never touched.
+ * A private daemon for fault tests, of the run's backend (tests/support/backend.ts): Debian's `lxd` 5.0.2 with
+ * its own `LXD_DIR`, or Incus 6.0.4's `incusd` with its own `INCUS_DIR` (a fresh temp dir either way) and unix
+ * socket, which the test may SIGKILL and restart by PID. The shared daemons at /var/lib/lxd and /var/lib/incus
+ * are never touched.
+ *
+ * Incus (measured, 6.0.4 beside the shared LXD and Incus): the same recipe works unchanged: own `INCUS_DIR`
+ * (logs, devices, shmounts, guestapi, database, pools, images all live under it), the same held network
+ * namespace, the same SIGKILL/restart by PID (a running container survives a daemon kill and is found again
+ * by the restarted daemon: one `[lxc monitor]`). It is started as Debian's init script starts the shared one:
+ * the environment of /etc/default/incus (`PATH` with /usr/libexec/incus), the open-files limit raised as far
+ * as allowed, `/usr/libexec/incus/incusd --group incus-admin --logfile <dir>/incus.log`, then
+ * `incus admin waitready` with `INCUS_DIR` set. Start-up ~0.6 s.
+ * Both daemons are started from `/`: a daemon keeps its start directory as cwd and its rsync children inherit
+ * it; a cwd later deleted (a removed checkout) makes every rsync-based copy fail.
  *
  * What two daemons on one host need (measured on this machine, LXD 5.0.2, cgroup v1 + unified, no AppArmor):
  * - Nothing of the shared daemon's is fought over: logs, the devlxd socket, `shmounts`, the database, the
@@ -34,7 +45,8 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { LxdClient } from "../../provider/lxd";
+import { LxdClient, type ServerKind } from "../../provider/lxd";
+import { BACKEND } from "./backend";
 
 /** The test image tarball `scripts/lxd-setup.sh` builds. */
 const IMAGE_TARBALL = path.resolve(__dirname, "..", "..", ".cache", "pulumi-lxd-test.tar.gz");
@@ -73,21 +85,25 @@ exit 0
 
 /** Options of {@link startPrivateLxd}. */
 export interface PrivateLxdOptions {
+  /** Which daemon: `lxd` or `incus` (Incus's `incusd`). @default the run's backend (`LXD_TEST_BACKEND`) */
+  kind?: ServerKind;
   /** Import the test image (alias `pulumi-lxd-test`) from `.cache/pulumi-lxd-test.tar.gz`. @default true */
   image?: boolean;
   /** Give up waiting for the daemon after this many seconds. @default 60 */
   readyTimeoutSec?: number;
 }
 
-/** A private LXD daemon the test owns. */
+/** A private LXD (or Incus) daemon the test owns. */
 export interface PrivateLxd {
-  /** Its `LXD_DIR` (a fresh dir under the OS temp dir). */
+  /** Which daemon runs. */
+  readonly kind: ServerKind;
+  /** Its `LXD_DIR` or `INCUS_DIR` (a fresh dir under the OS temp dir). */
   readonly dir: string;
   /** `<dir>/unix.socket`: give it as `connection: { socketPath }`. */
   readonly socketPath: string;
   /** PID of the running daemon (changes at every restart). */
   readonly pid: number;
-  /** Milliseconds from spawn to `lxd waitready` for the first start. */
+  /** Milliseconds from spawn to `lxd waitready` / `incus admin waitready` for the first start. */
   readonly startupMs: number;
   /** Milliseconds from spawn to ready for the last restart (0 before any). */
   readonly lastRestartMs: number;
@@ -141,14 +157,51 @@ function waitExit(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Starts a private LXD daemon: fresh `LXD_DIR`, its own network namespace (loopback only, kept across
+ * How each daemon is started: `argv(dir)` runs the daemon (exec'd, so the spawned PID is the daemon's once it
+ * runs), `waitready` the command that waits for it, `env(dir)` what both need.
+ */
+const DAEMONS: Record<ServerKind, { prefix: string; log: string; env(dir: string): NodeJS.ProcessEnv; daemon(netns: string, log: string): string[]; waitready(sec: number): string[]; cli: string }> = {
+  lxd: {
+    prefix: "lxd-private-",
+    log: "lxd.log",
+    env: (dir) => ({ ...baseEnv(), LXD_DIR: dir }),
+    daemon: (netns, log) => ["nsenter", `--net=${netns}`, "--", "lxd", "--group", "root", "--logfile", log],
+    waitready: (sec) => ["lxd", "waitready", `--timeout=${sec}`],
+    cli: "lxc",
+  },
+  incus: {
+    prefix: "incus-private-",
+    log: "incus.log",
+    env: (dir) => ({ ...baseEnv(), INCUS_DIR: dir, INCUS_SOCKET: path.join(dir, "unix.socket") }),
+    // As Debian's init script: /etc/default/incus's environment (PATH with /usr/libexec/incus), the open-files
+    // limit raised as far as allowed (the plain raise fails without CAP_SYS_RESOURCE), then exec: bash, nsenter
+    // and incusd share one PID.
+    daemon: (netns, log) => ["bash", "-c",
+      `set -a; . /etc/default/incus; set +a; ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)"; ` +
+      `exec nsenter --net="$0" -- /usr/libexec/incus/incusd --group incus-admin --logfile "$1"`, netns, log],
+    waitready: (sec) => ["incus", "admin", "waitready", `--timeout=${sec}`],
+    cli: "incus",
+  },
+};
+
+/** This process's environment without the variables that point a client at the shared daemons. */
+function baseEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const k of ["LXD_DIR", "LXD_SOCKET", "INCUS_DIR", "INCUS_SOCKET"]) delete env[k];
+  return env;
+}
+
+/**
+ * Starts a private LXD (or Incus) daemon: fresh `LXD_DIR` / `INCUS_DIR`, its own network namespace (loopback only, kept across
  * restarts), a `dir` pool `default` used by the default profile's root disk, and the test image.
  * No network, no bridge, no `lxd init --auto`.
  *
  * @throws Error with the end of the daemon's log when it does not become ready in time.
  */
 export async function startPrivateLxd(opts: PrivateLxdOptions = {}): Promise<PrivateLxd> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lxd-private-"));
+  const kind = opts.kind ?? BACKEND;
+  const how = DAEMONS[kind];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), how.prefix));
   fs.chmodSync(dir, 0o711);
   live.add(dir);
   if (!exitHook) {
@@ -163,11 +216,12 @@ export async function startPrivateLxd(opts: PrivateLxdOptions = {}): Promise<Pri
   });
   reaper.unref();
 
-  const holder = spawn("unshare", ["--net", "--", "sleep", "infinity"], { detached: true, stdio: "ignore" });
+  const holder = spawn("unshare", ["--net", "--", "sleep", "infinity"], { cwd: "/", detached: true, stdio: "ignore" });
   holder.unref();
   fs.writeFileSync(path.join(dir, "holder.pid"), String(holder.pid));
   const socketPath = path.join(dir, "unix.socket");
-  const env = { ...process.env, LXD_DIR: dir };
+  const env = how.env(dir);
+  const logFile = path.join(dir, how.log);
   const timeoutSec = opts.readyTimeoutSec ?? 60;
   const cg = cpuCgroup(dir);
   let child: ChildProcess | undefined;
@@ -176,24 +230,27 @@ export async function startPrivateLxd(opts: PrivateLxdOptions = {}): Promise<Pri
 
   const launch = async (): Promise<number> => {
     const started = performance.now();
-    // nsenter execs lxd: the PID is the daemon's.
-    child = spawn("nsenter", [`--net=/proc/${holder.pid}/ns/net`, "--", "lxd", "--group", "root", "--logfile", path.join(dir, "lxd.log")], {
-      env, detached: true, stdio: "ignore",
-    });
+    // nsenter execs the daemon (Incus: bash execs nsenter): the PID is the daemon's. Started from / (see above).
+    const [cmd, ...argv] = how.daemon(`/proc/${holder.pid}/ns/net`, logFile);
+    child = spawn(cmd, argv, { cwd: "/", env, detached: true, stdio: "ignore" });
     child.unref();
     fs.writeFileSync(path.join(dir, "daemon.pid"), String(child.pid));
     if (fs.existsSync(cg.path)) fs.writeFileSync(path.join(cg.path, "cgroup.procs"), String(child.pid));
     try {
       await new Promise<void>((resolve, reject) => {
-        const w = spawn("lxd", ["waitready", `--timeout=${timeoutSec}`], { env, stdio: "ignore" });
-        w.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`lxd waitready exited ${code}`))));
+        const [cmd, ...argv] = how.waitready(timeoutSec);
+        const w = spawn(cmd, argv, { cwd: "/", env, stdio: "ignore" });
+        w.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${[cmd, ...argv].join(" ")} exited ${code}`))));
         w.once("error", reject);
       });
     } catch (err) {
-      const log = fs.existsSync(path.join(dir, "lxd.log")) ? fs.readFileSync(path.join(dir, "lxd.log"), "utf8").slice(-2000) : "";
-      throw new Error(`private LXD in ${dir} did not become ready within ${timeoutSec} s: ${(err as Error).message}\n${log}`);
+      const log = fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8").slice(-2000) : "";
+      throw new Error(`private ${kind === "incus" ? "Incus" : "LXD"} in ${dir} did not become ready within ${timeoutSec} s: ${(err as Error).message}\n${log}`);
     }
     client = new LxdClient({ socketPath });
+    // The daemon on the socket is the one asked for (GET /1.0 environment.server), not a shared one.
+    const answered = await client.serverKind();
+    if (answered !== kind) throw new Error(`private daemon in ${dir}: asked for ${kind}, but ${socketPath} answers as ${answered}`);
     return Math.round(performance.now() - started);
   };
 
@@ -208,7 +265,7 @@ export async function startPrivateLxd(opts: PrivateLxdOptions = {}): Promise<Pri
       body: { ...profile.metadata, devices: { ...profile.metadata.devices, root: { type: "disk", path: "/", pool: "default" } } },
     });
     if (opts.image ?? true) {
-      execFileSync("lxc", ["image", "import", IMAGE_TARBALL, "--alias", "pulumi-lxd-test"], { env, stdio: "pipe", timeout: 120_000 });
+      execFileSync(how.cli, ["image", "import", IMAGE_TARBALL, "--alias", "pulumi-lxd-test"], { cwd: "/", env, stdio: "pipe", timeout: 120_000 });
     }
   } catch (err) {
     cleanupSync(dir);
@@ -217,6 +274,7 @@ export async function startPrivateLxd(opts: PrivateLxdOptions = {}): Promise<Pri
   let lastRestartMs = 0;
 
   const self: PrivateLxd = {
+    kind,
     dir,
     socketPath,
     get pid() {
