@@ -136,9 +136,17 @@ async function write(lxd: LxdClient, project: string, i: InstanceFileInputs): Pr
   try {
     await putInstanceFile(lxd, i.instance, i.path, data, { uid: i.uid, gid: i.gid, mode }, { project });
   } catch (err) {
-    if (!isNotFound(err)) throw err;
-    const dir = nodePath.posix.dirname(i.path);
-    throw new Error(`directory "${dir}" does not exist in instance "${i.instance}" (set createParents: true to make it)`);
+    if (isNotFound(err)) {
+      const dir = nodePath.posix.dirname(i.path);
+      throw new Error(`directory "${dir}" does not exist in instance "${i.instance}" (set createParents: true to make it)`);
+    }
+    // LXD may have made the file before it failed to give it its owner (a uid or gid outside the instance's id
+    // map): remove what it left, so that nothing untracked stays behind.
+    await deleteInstanceFile(lxd, i.instance, i.path, { project }).catch(() => undefined);
+    if (/chown .*invalid argument/i.test(String((err as Error).message))) {
+      throw new Error(`LXD could not give "${i.path}" the owner uid ${i.uid}, gid ${i.gid}: the ids must be inside the instance's id map (nothing was left at the path)`, { cause: err });
+    }
+    throw err;
   }
   return data;
 }

@@ -196,3 +196,11 @@ test("preview tolerates unknown content: known inputs are still checked, the cha
   expect(bad.check.failures.map((f) => f.property)).toEqual(["path"]);
   await e.destroy();
 });
+
+test("an owner outside the instance's id map fails clearly and leaves no untracked file behind (a new user's trial)", async () => {
+  const e = new MiniEngine(host, "instance-file", randomName("pvf"), "InstanceFile");
+  await expect(e.up({ instance: running, path: "/tmp/outside-map", content: "x\n", uid: 4294967294, gid: 0 }))
+    .rejects.toThrow(/could not give "\/tmp\/outside-map" the owner uid 4294967294, gid 0: the ids must be inside the instance's id map \(nothing was left at the path\)/);
+  expect(await fileIn(running, "/tmp/outside-map")).toBeUndefined();
+  expect(e.state).toBeUndefined();
+});
