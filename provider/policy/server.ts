@@ -21,7 +21,7 @@
 import type { ConfigMap } from "../lxd/types";
 import { bindKind, LISTENER_KEYS } from "./address";
 import { POLICY, ruleOf, type ServerConfigRow, type TrustRow } from "./table";
-import { hasLineBreak, isFalse, PREVIEW_UNKNOWN } from "./values";
+import { hasLineBreak, isFalse, isTrue, PREVIEW_UNKNOWN } from "./values";
 
 export { LISTENER_KEYS, splitAddress, bindKind, type BindKind } from "./address";
 
@@ -112,6 +112,10 @@ export function serverConfigNotes(config: ConfigMap): string[] {
     if (k === "core.debug_address" && kind !== "loopback") out.push(`config.${k}=${v} serves Go's pprof debug endpoints without authentication off loopback`);
   }
   if (isFalse(config["core.metrics_authentication"])) out.push("config.core.metrics_authentication=false serves /1.0/metrics without a client certificate");
+  const origin = config["core.https_allowed_origin"];
+  if (origin !== undefined && origin !== PREVIEW_UNKNOWN && origin.trim() === "*" && isTrue(config["core.https_allowed_credentials"])) {
+    out.push("config.core.https_allowed_origin=* with core.https_allowed_credentials=true lets any web page a trusted user opens call the API with that user's browser certificate; name the origin instead");
+  }
   return out;
 }
 

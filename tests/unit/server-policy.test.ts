@@ -45,6 +45,9 @@ test("shape errors and notes", () => {
     { key: "core.trust_password", reason: "config.core.trust_password must be a single line, but a value with a line break was provided" },
   ]);
   expect(serverConfigNotes({ "core.metrics_authentication": "false" })).toEqual([expect.stringMatching(/without a client certificate/)]);
+  // Any origin with credentials: a web page a trusted user opens can use their browser certificate (a new user's trial).
+  expect(serverConfigNotes({ "core.https_allowed_origin": "*", "core.https_allowed_credentials": "true" })).toEqual([expect.stringMatching(/^config.core.https_allowed_origin=\* with core.https_allowed_credentials=true lets any web page/)]);
+  expect(serverConfigNotes({ "core.https_allowed_origin": "https://ui.example.net", "core.https_allowed_credentials": "true" })).toEqual([]);
   expect(judgeTrust(true)).toEqual([]);
   expect(judgeTrust(false).map((f) => f.class)).toEqual(["unrestricted"]);
 });
