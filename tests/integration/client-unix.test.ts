@@ -340,8 +340,18 @@ describe("server kind (LXD or Incus, from GET /1.0 environment.server)", () => {
       expect(err.message).toMatch(/operation .*failed: /);
       expect(err.message).toContain(err.lxdMessage);
     } finally {
+      // Right after a failed start LXD may still refuse the delete for a moment: retry, and leave nothing behind.
       await stopInstance(lxd, name, { graceSec: 0 }).catch(() => undefined);
-      await deleteInstance(lxd, name, {}).catch(() => undefined);
+      for (let i = 0; i < 20; i++) {
+        try {
+          await deleteInstance(lxd, name, {});
+          break;
+        } catch (err) {
+          if (err instanceof LxdError && err.status === 404) break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
     }
+    await expect(getInstance(lxd, name, {})).rejects.toMatchObject({ status: 404 });
   });
 });
