@@ -15,7 +15,7 @@
  */
 import { z } from "zod";
 import { getClusterMember, listClusterGroups, memberPut, updateClusterMember, type ClusterMember, type ClusterMemberPut, type ConfigMap, type LxdClient } from "../lxd";
-import { nameSchema } from "../rules/names";
+import { nameSchema, scalarSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { normalizeConfig } from "../rules/values";
 import { checkWith } from "../kit/check";
@@ -55,7 +55,7 @@ export interface ClusterMemberOutputs extends ClusterMemberInputs {
 }
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  const scalar = scalarSchema();
   return z
     .object({
       name: nameSchema(CLUSTER_NAME),

@@ -29,7 +29,7 @@ import {
   type Instance as LxdInstance, type LxdClient,
 } from "../lxd";
 import { applyOptOuts, judgeDevice, refusalMessage, WEAKENING_CLASSES, type Finding, type WeakeningClass } from "../policy";
-import { DEVICE_NAME, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
+import { DEVICE_NAME, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema, scalarSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { containsUnknown, DEVICE_OWNER_PREFIX, normalizeConfig, sameJson, stripUndefined } from "../rules/values";
 import { checkWith } from "../kit/check";
@@ -232,7 +232,7 @@ const DEVICE_TYPE_RE = /^[a-z][a-z0-9-]{0,31}$/;
 const PROPERTY_KEY_RE = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,127}$/;
 
 function instanceDeviceSchema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  const scalar = scalarSchema();
   return z
     .object({
       instance: nameSchema(INSTANCE_NAME),

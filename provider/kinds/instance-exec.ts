@@ -16,7 +16,7 @@
 import { unwrapSecret, wireSecret } from "../kit/secret";
 import { z } from "zod";
 import { execRecorded, getInstance, isRunningStatus, LxdError, type LxdClient } from "../lxd";
-import { INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
+import { INSTANCE_NAME, nameSchema, normalizeProject, projectSchema, scalarSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { normalizeInstancePath } from "../rules/paths";
 import { normalizeConfig, sameJson, UNKNOWN } from "../rules/values";
@@ -67,7 +67,7 @@ export const DEFAULT_EXEC_TIMEOUT_SEC = 600;
 const RUN_KEYS = ["command", "environment", "cwd", "uid", "gid", "triggers"] as const;
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  const scalar = scalarSchema();
   const id = z.number().int().min(0).max(4294967294);
   return z
     .object({

@@ -22,7 +22,7 @@ import {
   applyOptOuts, assess, DEFAULT_LIMITS, hardenedConfig, isTrue, judgeEffective, refusalMessage, securityReport, WEAKENING_CLASSES,
   type Finding, type Nesting, type SecurityReport, type WeakeningClass,
 } from "../policy";
-import { CONFIG_KEY, INSTANCE_NAME, nameSchema, normalizeProject, projectSchema } from "../rules/names";
+import { INSTANCE_NAME, nameSchema, normalizeProject, projectSchema, scalarSchema, configSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { configFor, GUEST_API_KEYS } from "../rules/server-keys";
 import { serverKindAtCheck } from "../kit/server-kind";
@@ -122,7 +122,7 @@ export function isolatedIdmapSize(config: ConfigMap | undefined): number {
 }
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  const scalar = scalarSchema();
   const seconds = z.number().int().min(-1);
   return z
     .object({
@@ -132,7 +132,7 @@ function schema() {
       image: z.string().min(1, "must name an image alias or fingerprint (omit it for an empty instance)").optional(),
       imageServer: z.string().url().optional(),
       imageProtocol: z.enum(["simplestreams", "lxd"]).optional(),
-      config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
+      config: configSchema().default({}),
       devices: z.record(z.string(), z.record(z.string(), scalar).refine((d) => typeof d.type === "string", "must have a type")).default({}),
       profiles: z.array(z.string().min(1)).default(["default"]),
       ephemeral: z.boolean().default(false),

@@ -13,7 +13,7 @@ import {
   createNetworkAcl, deleteNetworkAcl, getNetworkAcl, getProject, isConflict, updateNetworkAcl,
   type ConfigMap, type LxdClient, type NetworkAcl as LxdAcl, type NetworkAclRule,
 } from "../lxd";
-import { CONFIG_KEY, nameSchema, NETWORK_ACL_NAME, normalizeProject, projectSchema } from "../rules/names";
+import { nameSchema, NETWORK_ACL_NAME, normalizeProject, projectSchema, configSchema } from "../rules/names";
 import { aclRuleProblems, ruleFromWire, ruleToWire, type AclRule } from "../rules/acl-rules";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { dropEmpty, normalizeConfig, UNKNOWN, userConfig } from "../rules/values";
@@ -61,7 +61,6 @@ function ruleSchema() {
 }
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
   return z
     .object({
       name: nameSchema(NETWORK_ACL_NAME),
@@ -69,7 +68,7 @@ function schema() {
       description: z.string().default(""),
       ingress: z.array(ruleSchema()).default([]),
       egress: z.array(ruleSchema()).default([]),
-      config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
+      config: configSchema().default({}),
       connection: connectionSchema().optional(),
     })
     .strict();

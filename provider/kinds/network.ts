@@ -21,7 +21,7 @@ import {
   createNetwork, deleteNetwork, getNetwork, getProject, isConflict, isNotFound, patchNetwork, updateNetwork,
   type ConfigMap, type LxdClient, type Network as LxdNetwork, type NetworkPut,
 } from "../lxd";
-import { CONFIG_KEY, nameSchema, NETWORK_NAME, normalizeProject, projectSchema } from "../rules/names";
+import { nameSchema, NETWORK_NAME, normalizeProject, projectSchema, configSchema, membersSchema } from "../rules/names";
 import { isNetworkKey, NETWORK_AUTO_KEYS, NETWORK_MEMBER_KEYS, NETWORK_TYPES, type NetworkType } from "../rules/network-keys";
 import { managedMembers, memberKeyFailures, type MemberConfigs } from "../rules/members";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
@@ -67,16 +67,15 @@ export interface NetworkOutputs extends NetworkInputs {
 }
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
   return z
     .object({
       name: nameSchema(NETWORK_NAME),
       project: projectSchema(),
       type: z.enum(NETWORK_TYPES).default("bridge"),
-      config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
+      config: configSchema().default({}),
       description: z.string().default(""),
       adopt: z.boolean().default(false),
-      members: z.record(z.string().min(1, "must be a cluster member's name"), z.record(nameSchema(CONFIG_KEY), scalar)).optional(),
+      members: membersSchema().optional(),
       connection: connectionSchema().optional(),
     })
     .strict();

@@ -15,7 +15,7 @@ import {
   type ConfigMap, type DeviceMap, type LxdClient, type Profile as LxdProfile, type ProfilePut,
 } from "../lxd";
 import { applyOptOuts, assess, refusalMessage, securityReport, WEAKENING_CLASSES, type Finding, type SecurityReport, type WeakeningClass } from "../policy";
-import { CONFIG_KEY, nameSchema, normalizeProject, PROFILE_NAME, projectSchema } from "../rules/names";
+import { nameSchema, normalizeProject, PROFILE_NAME, projectSchema, scalarSchema, configSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { configFor } from "../rules/server-keys";
 import { containsUnknown, dropEmpty, normalizeConfig, normalizeDevices, UNKNOWN, userConfig } from "../rules/values";
@@ -49,12 +49,12 @@ export interface ProfileOutputs extends ProfileInputs {
 }
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  const scalar = scalarSchema();
   return z
     .object({
       name: nameSchema(PROFILE_NAME),
       project: projectSchema(),
-      config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
+      config: configSchema().default({}),
       devices: z.record(z.string(), z.record(z.string(), scalar).refine((d) => typeof d.type === "string", "must have a type")).default({}),
       description: z.string().default(""),
       securityOptOuts: z.array(z.enum(WEAKENING_CLASSES)).default([]),

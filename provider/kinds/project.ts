@@ -19,7 +19,7 @@ import {
   createProject, deleteProject, getProject, isConflict, isNotFound, renameProject, updateProject,
   type ConfigMap, type LxdClient, type Project as LxdProject, type ProjectPut,
 } from "../lxd";
-import { nameSchema, PROJECT_NAME } from "../rules/names";
+import { nameSchema, PROJECT_NAME, scalarSchema } from "../rules/names";
 import { describeUsedBy } from "../rules/used-by";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { normalizeConfig, sameJson } from "../rules/values";
@@ -53,7 +53,7 @@ export interface ProjectOutputs extends ProjectInputs {
 const BOOLEAN_KEY = (k: string) => k.startsWith("features.") || k === "restricted";
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
+  const scalar = scalarSchema();
   return z
     .object({
       // LXD's project name rules (lxd/api_project.go projectValidateName).

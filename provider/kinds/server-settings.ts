@@ -27,7 +27,7 @@ import {
   applyServerOptOuts, judgeServerConfig, SERVER_OPT_OUTS, serverConfigNotes, serverConfigShapeErrors, serverRefusal,
   WRITE_ONLY_SERVER_KEYS, type ServerOptOut,
 } from "../policy";
-import { CONFIG_KEY, nameSchema } from "../rules/names";
+import { configSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { normalizeConfig, UNKNOWN } from "../rules/values";
 import { hasTrustPassword, serverName } from "../rules/server-keys";
@@ -62,11 +62,10 @@ export interface ServerSettingsOutputs extends ServerSettingsInputs {
 export const SET_OUTSIDE = "(set outside this stack)";
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
   return z
     .object({
       name: z.string().optional(),
-      config: z.record(nameSchema(CONFIG_KEY), scalar).refine((c) => Object.keys(c).length > 0, "must name at least one server key"),
+      config: configSchema().refine((c) => Object.keys(c).length > 0, "must name at least one server key"),
       securityOptOuts: z.array(z.enum(SERVER_OPT_OUTS)).default([]),
       connection: connectionSchema().optional(),
     })

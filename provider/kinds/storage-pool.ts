@@ -27,7 +27,7 @@ import {
   createStoragePool, deleteStoragePool, getStoragePool, isConflict, isNotFound, patchStoragePool, updateStoragePool,
   type ConfigMap, type LxdClient, type StoragePool as LxdStoragePool, type StoragePoolPut,
 } from "../lxd";
-import { CONFIG_KEY, nameSchema, POOL_NAME } from "../rules/names";
+import { nameSchema, POOL_NAME, configSchema, membersSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { dropEmpty, normalizeConfig, sameJson, UNKNOWN } from "../rules/values";
 import { memberKeyFailures, managedMembers, type ClusterFacts, type MemberConfigs } from "../rules/members";
@@ -75,15 +75,14 @@ export interface StoragePoolOutputs extends StoragePoolInputs {
 }
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
   return z
     .object({
       name: nameSchema(POOL_NAME),
       driver: z.enum(POOL_DRIVERS, { message: `must be one of ${POOL_DRIVERS.join(", ")}` }),
-      config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
+      config: configSchema().default({}),
       description: z.string().default(""),
       adopt: z.boolean().default(false),
-      members: z.record(z.string().min(1, "must be a cluster member's name"), z.record(nameSchema(CONFIG_KEY), scalar)).optional(),
+      members: membersSchema().optional(),
       connection: connectionSchema().optional(),
     })
     .strict();

@@ -43,7 +43,7 @@ import {
   type ConfigMap, type LxdClient, type StorageVolume as LxdVolume,
 } from "../lxd";
 import { applyOptOuts, judgeConfigValue, refusalMessage, WEAKENING_CLASSES, type Finding, type WeakeningClass } from "../policy";
-import { CONFIG_KEY, nameSchema, normalizeProject, POOL_NAME, projectSchema, VOLUME_NAME } from "../rules/names";
+import { nameSchema, normalizeProject, POOL_NAME, projectSchema, VOLUME_NAME, configSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { containsUnknown, dropEmpty, normalizeConfig, sameJson, UNKNOWN, userConfig } from "../rules/values";
 import { checkWith } from "../kit/check";
@@ -126,7 +126,6 @@ export interface StorageVolumeOutputs extends StorageVolumeInputs {
 }
 
 function schema() {
-  const scalar = z.union([z.string(), z.number(), z.boolean()]);
   return z
     .object({
       pool: nameSchema(POOL_NAME),
@@ -134,7 +133,7 @@ function schema() {
       project: projectSchema(),
       contentType: z.enum(["filesystem", "block"]).default("filesystem"),
       size: z.union([z.string(), z.number()]).optional(),
-      config: z.record(nameSchema(CONFIG_KEY), scalar).default({}),
+      config: configSchema().default({}),
       description: z.string().default(""),
       source: z.object({ pool: nameSchema(POOL_NAME), name: nameSchema(VOLUME_NAME), volumeOnly: z.boolean().default(false) }).strict().optional(),
       target: memberTargetField("custom storage volume"),

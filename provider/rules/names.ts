@@ -60,6 +60,21 @@ export function nameSchema(rule: NameRule) {
   return z.string().regex(rule.re, rule.mustBe);
 }
 
+/** A config value as a program may write it: a string, or a number or boolean that is normalised to LXD's string. */
+export function scalarSchema() {
+  return z.union([z.string(), z.number(), z.boolean()]);
+}
+
+/** A `config` input: LXD config keys to values ({@link scalarSchema}). */
+export function configSchema() {
+  return z.record(nameSchema(CONFIG_KEY), scalarSchema());
+}
+
+/** A `members` input (clusters): a member's name to its member-specific config. */
+export function membersSchema() {
+  return z.record(z.string().min(1, "must be a cluster member's name"), configSchema());
+}
+
 /** The `project` input of every resource: optional, "" or omitted = `default` (case C05). */
 export function projectSchema() {
   return z.string().regex(/^[^\s/_'"]*$/, PROJECT_NAME.mustBe.replace("non-empty, ", "")).optional();
