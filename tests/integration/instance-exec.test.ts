@@ -5,7 +5,7 @@
 import { SECRET_SIG, SIG_KEY } from "../support/provider-wire";
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, randomName } from "../support/engine";
-import { localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
+import { localClient, removeInstance, TEST_IMAGE, testContainer } from "../support/lxd";
 import { createInstance, getInstance, isNotFound, LxdError, startInstance, stopInstance, type LxdClient } from "../../provider/lxd";
 
 let host: ProviderHost;
@@ -13,13 +13,7 @@ let lxd: LxdClient;
 let running: string;
 const made: string[] = [];
 
-async function container(start: boolean): Promise<string> {
-  const name = randomName("pvx");
-  made.push(name);
-  await createInstance(lxd, { name, type: "container", source: { type: "image", alias: TEST_IMAGE }, profiles: ["default"], config: {}, devices: {}, ephemeral: false, description: "" });
-  if (start) await startInstance(lxd, name);
-  return name;
-}
+const container = (start: boolean): Promise<string> => testContainer(lxd, randomName("pvx"), start, made);
 
 /**
  * The exec logs the server holds for the instance: LXD 5.0.2 lists them under GET …/logs (`exec_<op>.stdout`),

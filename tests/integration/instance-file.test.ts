@@ -7,7 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
-import { localClient, removeInstance, TEST_IMAGE } from "../support/lxd";
+import { localClient, removeInstance, TEST_IMAGE, testContainer } from "../support/lxd";
 import {
   createInstance, deleteInstanceFile, getInstance, getInstanceFile, isNotFound, putInstanceFile, startInstance, type LxdClient,
 } from "../../provider/lxd";
@@ -17,13 +17,7 @@ let lxd: LxdClient;
 let running: string;
 const made: string[] = [];
 
-async function container(start: boolean): Promise<string> {
-  const name = randomName("pvf");
-  made.push(name);
-  await createInstance(lxd, { name, type: "container", source: { type: "image", alias: TEST_IMAGE }, profiles: ["default"], config: {}, devices: {}, ephemeral: false, description: "" });
-  if (start) await startInstance(lxd, name);
-  return name;
-}
+const container = (start: boolean): Promise<string> => testContainer(lxd, randomName("pvf"), start, made);
 
 async function fileIn(instance: string, p: string) {
   try {

@@ -1,6 +1,6 @@
 /** Helpers for integration tests that look at what the real LXD holds. */
 import { cli, backendConnection } from "./backend";
-import { LxdClient, getInstance, isNotFound, deleteInstance, stopInstance, deleteProfile, deleteProject, listInstances } from "../../provider/lxd";
+import { LxdClient, createInstance, getInstance, isNotFound, deleteInstance, startInstance, stopInstance, deleteProfile, deleteProject, listInstances } from "../../provider/lxd";
 
 /** The test image alias `scripts/lxd-setup.sh` imports. */
 export const TEST_IMAGE = process.env.LXD_TEST_IMAGE_ALIAS ?? "pulumi-lxd-test";
@@ -8,6 +8,17 @@ export const TEST_IMAGE = process.env.LXD_TEST_IMAGE_ALIAS ?? "pulumi-lxd-test";
 /** A client on the local socket of the test backend (LXD, or Incus with `LXD_TEST_BACKEND=incus`: ./backend.ts). */
 export function localClient(): LxdClient {
   return new LxdClient(backendConnection());
+}
+
+/**
+ * A container of the test image with the default profile, made through the REST client (not the kinds under
+ * test), started when `start`; its name is pushed to `made` for the test's clean-up.
+ */
+export async function testContainer(lxd: LxdClient, name: string, start: boolean, made: string[]): Promise<string> {
+  made.push(name);
+  await createInstance(lxd, { name, type: "container", source: { type: "image", alias: TEST_IMAGE }, profiles: ["default"], config: {}, devices: {}, ephemeral: false, description: "" });
+  if (start) await startInstance(lxd, name);
+  return name;
 }
 
 /** Runs a shell command inside an instance through `lxc exec` / `incus exec` and returns stdout (throws on non-zero exit). */
