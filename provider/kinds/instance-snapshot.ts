@@ -11,8 +11,9 @@
  * snapshot; nothing else ever does. A running instance is restored only with `restartForRestore: true`: LXD
  * stops it, restores it and starts it again (measured on LXD 5.0.2).
  *
- * A snapshot whose create was cut off (the daemon went away) is kept in state with `createdAt: ""`; the next run
- * replaces it (delete what LXD may hold, create again).
+ * A snapshot whose create was cut off (the daemon went away) is kept in state with `createdAt: ""`; a refresh keeps
+ * it so even when LXD lists it with its storage (the copy may have stopped half-way), and the next run replaces it
+ * (delete what LXD may hold, create again).
  */
 import { z } from "zod";
 import {
@@ -243,6 +244,9 @@ export const instanceSnapshotKind: Kind<InstanceSnapshotInputs, InstanceSnapshot
   async read({ lxd, project }, props) {
     const s = (await getInstanceSnapshot(lxd, props.instance, props.name, { project })).value;
     const outs = outputsFrom(s, props, extraOf(props));
+    // A create that was cut off stays not converged even when LXD holds the record and its storage: the copy may
+    // have stopped half-way, and nothing in the API tells. The next run replaces it.
+    if (props.createdAt === "" && !props.adopted) return { ...outs, createdAt: "" };
     // A record without its storage reads as not yet converged: the next run replaces it.
     return (await isBrokenSnapshot(lxd, project, props.instance, s)) ? { ...outs, createdAt: "" } : outs;
   },

@@ -2,9 +2,9 @@
  * An InstanceSnapshot create cut off by the LXD (or Incus) daemon being killed (SIGKILL) and restarted: the first run fails
  * saying what happened, keeps the snapshot in state as partially created (`createdAt: ""`), and the next run (a new
  * provider host, the engine's state carried over) converges to exactly one healthy snapshot. What LXD 5.0.2 leaves
- * when killed once the snapshot is listed: a record that answers GET but has no storage volume; a refresh reads it as
- * not converged (`createdAt: ""`) and the next `up` replaces it (DELETE clears such a record); Incus 6.0.4 leaves the
- * same (measured here). Runs against a private daemon of the run's backend (tests/support/private-lxd.ts: LXD, or
+ * when killed once the snapshot is listed: a record that answers GET, mostly without a storage volume, sometimes with
+ * one (the kill came a moment later; the copy may be half-made); either way a refresh reads it as not converged
+ * (`createdAt: ""`) and the next `up` replaces it (DELETE clears such a record); Incus 6.0.4 leaves the same. Runs against a private daemon of the run's backend (tests/support/private-lxd.ts: LXD, or
  * incusd on the Incus run), slowed to a few % of a CPU so the snapshot takes seconds; the shared daemon
  * is never touched. See faults.test.ts (case C16) for the instance kind.
  */
@@ -84,14 +84,19 @@ test("a snapshot create cut off by the daemon's death: the run fails saying so, 
   expect(state).toMatchObject({ id: `default/${instance}/${name}`, outputs: { createdAt: "" } });
 
   const after = daemon.client(); // the restarted daemon
-  // What the kill leaves (measured): the snapshot's record, listed and answering GET, without its storage volume.
+  // What the kill leaves (measured): the snapshot's record, listed and answering GET, usually without its storage
+  // volume; when the kill lands a moment later, with it (its copy perhaps half-made). Both must converge.
   expect(await listInstanceSnapshots(after, instance)).toEqual([name]);
   const volume = `/1.0/storage-pools/default/volumes/container/${instance}/snapshots/${name}`;
-  await expect(after.get(volume)).rejects.toThrow(/404/);
+  const leftVolume = await after.get(volume).then(() => true, (x: Error) => {
+    if (!/404/.test(x.message)) throw x;
+    return false;
+  });
+  console.log(`the kill left the snapshot's record ${leftVolume ? "with" : "without"} its storage volume`);
   await withHost(async (host) => {
     const e = new MiniEngine(host, "instance-snapshot", urnName, "InstanceSnapshot");
     e.state = state;
-    // A refresh first (as `pulumi up --refresh` does): the record without storage still reads as not converged.
+    // A refresh first (as `pulumi up --refresh` does): what the cut-off create left still reads as not converged.
     await e.refresh();
     expect(e.state!.outputs.createdAt).toBe("");
     await e.up(want);

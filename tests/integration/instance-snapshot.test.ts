@@ -131,6 +131,32 @@ test("a snapshot deleted outside the stack reads as gone, and the next up takes 
   }
 });
 
+test("a create that was cut off stays not converged on refresh even when LXD holds the snapshot with its storage; the next up takes it again", async () => {
+  const name = randomName("s");
+  const e = new MiniEngine(host, "instance-snapshot", name, "InstanceSnapshot");
+  try {
+    await e.up({ instance: stopped, name });
+    const first = e.state!.outputs.createdAt;
+    expect(first).toMatch(/Z$/);
+    // What a run cut off after LXD wrote the snapshot leaves in state (faults test: instance-snapshot-faults).
+    e.state = { ...e.state!, outputs: { ...e.state!.outputs, createdAt: "" } };
+    await e.refresh();
+    expect(e.state!.outputs.createdAt).toBe("");
+    await new Promise((r) => setTimeout(r, 1100)); // LXD's created_at has one-second steps
+    await e.up({ instance: stopped, name });
+    expect(e.lastAction).toBe("replace");
+    expect(e.state!.outputs.createdAt).toMatch(/Z$/);
+    expect(e.state!.outputs.createdAt).not.toBe(first);
+    expect((await e.diff({ instance: stopped, name })).changes).toBe("none");
+    await e.refresh(); // a converged snapshot reads as such
+    expect(e.state!.outputs.createdAt).not.toBe("");
+    await e.destroy();
+    expect(await snapshots(stopped)).not.toContain(name);
+  } finally {
+    await deleteInstanceSnapshot(lxd, stopped, name).catch(() => undefined);
+  }
+});
+
 test("fails when the snapshot exists and suggests adopt; with adopt it is managed (expiry applied, destroy deletes it)", async () => {
   const name = randomName("s");
   await createInstanceSnapshot(lxd, stopped, { name });
