@@ -31,6 +31,7 @@ import { Instance, type InstanceTimeouts } from "../resources/instance";
 import { Profile } from "../resources/profile";
 import { StorageVolume } from "../resources/storage-volume";
 import type { ConnectionArgs } from "../provider/rules/connection";
+import { PROJECT_NAME } from "../provider/rules/names";
 import { DEFAULT_LIMITS, WEAKENING_CLASSES, type Nesting, type SecurityReport, type WeakeningClass } from "../provider/policy";
 import { checkKnown, instanceNameRule, isKnown, isSizeString, type Validation } from "./validation";
 import { validateVolumes, type ContainerVolume } from "./volumes";
@@ -312,7 +313,7 @@ export function validateHardenedContainerArgs(args: HardenedContainerArgs, resou
   const rules: Validation[] = [
     instanceNameRule("name", args.name),
     ["image", args.image, (v) => typeof v === "string" && v.trim() !== "", "must name an image alias or fingerprint"],
-    ["project", args.project, (v) => typeof v === "string" && /^[^\s/_'"]*$/.test(v), "must be a project name without spaces, slashes, underscores or quotes"],
+    ["project", args.project, (v) => typeof v === "string" && (v === "" || PROJECT_NAME.re.test(v)), `must be "" (the default project) or a project name that ${PROJECT_NAME.mustBe.replace("must be non-empty, ", "is ")}`],
     ["pool", args.pool, (v) => typeof v === "string" && /^[^\s/]+$/.test(v), "must name a storage pool (non-empty, no spaces or slashes)"],
     ["rootSize", args.rootSize, isSizeString, "must be a size with a unit, such as \"10GiB\""],
     ["limits.cpu", args.limits?.cpu, (v) => (typeof v === "number" ? Number.isInteger(v) && v >= 1 : typeof v === "string" && CPU_RE.test(v)), "must be a number of CPUs (1 or more) or a CPU set such as \"0-3\""],

@@ -36,6 +36,7 @@ import { Profile } from "../resources/profile";
 import { Project } from "../resources/project";
 import { StorageVolume } from "../resources/storage-volume";
 import type { ConnectionArgs } from "../provider/rules/connection";
+import { PROJECT_NAME } from "../provider/rules/names";
 import { DEFAULT_LIMITS } from "../provider/policy";
 import type { ContainerLimits } from "./hardened-container";
 import { checkKnown, isSizeString, type Validation } from "./validation";
@@ -281,7 +282,7 @@ export function validateTenantProjectArgs(args: TenantProjectArgs): void {
   const l = args.limits ?? {};
   const il = args.instanceLimits ?? {};
   const rules: Validation[] = [
-    ["name", args.name, (v) => typeof v === "string" && /^[^\s/_'"]+$/.test(v) && !["*", ".", "..", "default"].includes(v), "must be a new project name (non-empty, no spaces, slashes, underscores or quotes; not \"default\")"],
+    ["name", args.name, (v) => typeof v === "string" && PROJECT_NAME.re.test(v) && v !== "default", `must be a new project name (not "default"): it ${PROJECT_NAME.mustBe}`],
     ["pool", args.pool, (v) => typeof v === "string" && /^[^\s/]+$/.test(v), "must name a storage pool (non-empty, no spaces or slashes)"],
     ["rootSize", args.rootSize, isSizeString, "must be a size with a unit, such as \"10GiB\""],
     ["limits.instances", l.instances, count(0), "must be a whole number, 0 or more"],

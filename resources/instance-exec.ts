@@ -20,7 +20,11 @@ export interface InstanceExecArgs {
   command: pulumi.Input<pulumi.Input<string>[]>;
   /** Environment variables (name → value; numbers and booleans become strings). Default none. */
   environment?: pulumi.Input<Record<string, pulumi.Input<Scalar>>>;
-  /** Working directory inside the instance (absolute). Default: LXD's (the user's home, `/root` for root). API extension `container_exec_user_group_cwd`. */
+  /**
+   * Working directory inside the instance (absolute). Default: LXD's (the user's home, `/root` for root). API
+   * extension `container_exec_user_group_cwd`. It must be a directory (symlinks followed) when the command runs: LXD
+   * would run it in `/` instead, so the run fails naming `cwd` and the command is not run.
+   */
   cwd?: pulumi.Input<string>;
   /** User id to run as, inside the instance. Default 0. */
   uid?: pulumi.Input<number>;

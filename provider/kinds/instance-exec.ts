@@ -15,7 +15,8 @@
  */
 import { unwrapSecret, wireSecret } from "../kit/secret";
 import { z } from "zod";
-import { execRecorded, getInstance, isRunningStatus, LxdError, type LxdClient } from "../lxd";
+import { posix } from "node:path";
+import { execRecorded, getInstance, getInstanceFile, isNotFound, isRunningStatus, LxdError, statInstanceFile, type LxdClient } from "../lxd";
 import { INSTANCE_NAME, nameSchema, normalizeProject, projectSchema, scalarSchema } from "../rules/names";
 import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { normalizeInstancePath } from "../rules/paths";
@@ -114,9 +115,38 @@ async function runningInstance(lxd: LxdClient, project: string, name: string): P
   return inst.last_used_at ?? "";
 }
 
+/** Symlinks followed when checking `cwd` (the kernel's own limit is 40; a chain this long is a mistake). */
+const CWD_SYMLINK_HOPS = 8;
+
+/**
+ * Fails unless `cwd` is a directory in the instance (following symlinks). LXD 5.0.2 and Incus 6.0.4 run a command
+ * whose `cwd` does not exist, or is a file, in `/` and say nothing (measured): a relative `rm` there is no place to
+ * find out. Read through the files API.
+ */
+async function requireDirectory(lxd: LxdClient, project: string, instance: string, cwd: string): Promise<void> {
+  const refuse = (what: string) =>
+    new Error(`cwd "${cwd}" ${what} in instance "${instance}": LXD would run the command in / instead, so it is not run. Create the directory first (e.g. with an InstanceFile or an earlier InstanceExec, and dependsOn)`);
+  let path = cwd;
+  for (let hop = 0; hop <= CWD_SYMLINK_HOPS; hop++) {
+    let type: string;
+    try {
+      type = (await statInstanceFile(lxd, instance, path, { project })).type;
+    } catch (err) {
+      if (isNotFound(err)) throw refuse(path === cwd ? "does not exist" : `is a symlink to "${path}", which does not exist`);
+      throw err;
+    }
+    if (type === "directory") return;
+    if (type !== "symlink") throw refuse(path === cwd ? `is a ${type}, not a directory` : `leads to "${path}", a ${type}, not a directory`);
+    const target = (await getInstanceFile(lxd, instance, path, { project })).content.toString("utf8");
+    path = posix.resolve(posix.dirname(path), target);
+  }
+  throw refuse(`is a chain of more than ${CWD_SYMLINK_HOPS} symlinks`);
+}
+
 /** Runs the command and returns the state; fails on a non-zero exit with `failOnError`, and on a timeout. */
 async function run(lxd: LxdClient, project: string, i: InstanceExecInputs): Promise<InstanceExecOutputs> {
   const instanceStartedAt = await runningInstance(lxd, project, i.instance);
+  if (i.cwd !== undefined) await requireDirectory(lxd, project, i.instance, i.cwd);
   const started = Date.now();
   let r;
   try {

@@ -57,7 +57,7 @@ function schema() {
   return z
     .object({
       // LXD's project name rules (lxd/api_project.go projectValidateName).
-      name: nameSchema(PROJECT_NAME).refine((n) => !["*", ".", ".."].includes(n), "must not be \"*\", \".\" or \"..\""),
+      name: nameSchema(PROJECT_NAME),
       description: z.string().default(""),
       config: z
         .record(z.string().min(1), scalar)

@@ -23,7 +23,10 @@ export const INSTANCE_NAME: NameRule = {
 export const PROFILE_NAME: NameRule = { re: /^[^\s/]{1,63}$/, mustBe: "must be 1–63 characters without spaces or slashes" };
 
 /** Project names: non-empty, no spaces, slashes, underscores or quotes. */
-export const PROJECT_NAME: NameRule = { re: /^[^\s/_'"]+$/, mustBe: "must be non-empty, without spaces, slashes, underscores or quotes" };
+export const PROJECT_NAME: NameRule = {
+  re: /^(?!(?:\*|\.\.?)$)[^\s/_'"]+$/,
+  mustBe: "must be non-empty, without spaces, slashes, underscores or quotes, and not \"*\", \".\" or \"..\" (LXD reserves them)",
+};
 
 /** Storage pool names: 1–63 letters, digits, dashes, dots and underscores, not starting with a dash or dot. */
 export const POOL_NAME: NameRule = { re: /^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,62}$/, mustBe: "must be 1–63 letters, digits, '.', '_' or '-', starting with a letter, digit or '_'" };
@@ -77,7 +80,7 @@ export function membersSchema() {
 
 /** The `project` input of every resource: optional, "" or omitted = `default` (case C05). */
 export function projectSchema() {
-  return z.string().regex(/^[^\s/_'"]*$/, PROJECT_NAME.mustBe.replace("non-empty, ", "")).optional();
+  return z.string().regex(/^(?!(?:\*|\.\.?)$)[^\s/_'"]*$/, PROJECT_NAME.mustBe.replace("non-empty, ", "")).optional();
 }
 
 /** LXD's project name for "no project given": an empty project and `default` are the same project (case C05). */

@@ -111,6 +111,33 @@ test("fails when the command exits non-zero, with its stderr; failOnError: false
   await e.destroy();
 });
 
+test("fails, without running the command, when cwd is not a directory (LXD would run it in /); a symlink to a directory is followed", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  const marker = randomName("cwd");
+  const touch = (cwd: string) => ({ instance: running, command: ["touch", marker], cwd });
+  // What the guard stands in front of (measured): the server itself runs the command in / when cwd is missing.
+  const raw = await lxd.request<{ output?: Record<string, string> }>("POST", `/1.0/instances/${running}/exec`, {
+    body: { command: ["pwd"], cwd: "/no/such/dir", environment: {}, "wait-for-websocket": false, interactive: false, "record-output": true },
+  });
+  const out = raw.metadata.output ?? {};
+  expect((await lxd.raw("GET", out["1"])).body.toString()).toBe("/\n");
+  for (const l of Object.values(out)) await lxd.request("DELETE", l);
+
+  await expect(e.up(touch("/no/such/dir"))).rejects.toThrow(/cwd "\/no\/such\/dir" does not exist in instance ".*": LXD would run the command in \/ instead, so it is not run/);
+  await expect(e.up(touch("/etc/hostname"))).rejects.toThrow(/cwd "\/etc\/hostname" is a file, not a directory/);
+  const ls = async (dir: string) => (await lxd.get<string[]>(`/1.0/instances/${running}/files`, { query: { path: dir } })).metadata ?? [];
+  expect(await ls("/")).not.toContain(marker);
+  expect(e.state).toBeUndefined();
+  // A symlink to a directory is a fine cwd; a dangling one is refused naming where it leads.
+  await e.up({ instance: running, command: ["sh", "-c", "mkdir -p /tmp/real && ln -sfn /tmp/real /tmp/link && ln -sfn /tmp/gone /tmp/dangling"] });
+  const e2 = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  await e2.up(touch("/tmp/link"));
+  expect(await ls("/tmp/real")).toContain(marker);
+  const e3 = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  await expect(e3.up(touch("/tmp/dangling"))).rejects.toThrow(/cwd "\/tmp\/dangling" is a symlink to "\/tmp\/gone", which does not exist/);
+  expect(await ls("/")).not.toContain(marker);
+});
+
 test("fails after timeoutSec naming the command and the time waited", async () => {
   const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
   await expect(e.up({ instance: running, command: ["sleep", "4"], timeoutSec: 1 }))

@@ -173,6 +173,8 @@ describe("TrustCertificate", () => {
       [{ name: "x", certificate: "not a certificate" }, "certificate", /certificate must be a PEM X\.509 certificate .*but "not a certificate" was provided/],
       [{ name: "x", certificate: c.cert, projects: [] }, "projects", /projects must list at least one project when restricted is true .*but \[\] was provided/],
       [{ name: "x", certificate: c.cert, projects: ["a b"] }, "projects.0", /must be non-empty, without spaces/],
+      // "*" would read as every project; LXD reserves it (and "." and "..") as a project name.
+      [{ name: "x", certificate: c.cert, projects: ["p", "*"] }, "projects.1", /not "\*", "\." or "\.\." \(LXD reserves them\)/],
       [{ name: "x", certificate: c.cert, projects: ["p"], type: "admin" }, "type", /client|metrics/],
       [{ name: "", certificate: c.cert, projects: ["p"] }, "name", /non-empty/],
     ];

@@ -38,6 +38,8 @@ describe("HardenedContainer validation", () => {
   it("rejects a container name LXD would refuse", () => {
     expectInputError(() => validateHardenedContainerArgs(container({ name: "9web" })), "name", /must be 1–63 letters, digits or dashes, starting with a letter and not ending with a dash, but "9web" was provided/);
     expectInputError(() => validateHardenedContainerArgs(container({ name: "web_1" })), "name", /starting with a letter/);
+    expectInputError(() => validateHardenedContainerArgs(container({ project: "*" })), "project", /must be "" \(the default project\) or a project name that is without spaces.*LXD reserves them.*but "\*" was provided/);
+    expect(() => validateHardenedContainerArgs(container({ project: "" }))).not.toThrow();
   });
 
   it("rejects an empty image", () => {
@@ -126,6 +128,7 @@ describe("TenantProject validation", () => {
 
   it("rejects project names LXD refuses and the default project", () => {
     expectInputError(() => validateTenantProjectArgs({ name: "acme_corp" }), "name", /underscores/);
+    expectInputError(() => validateTenantProjectArgs({ name: "*" }), "name", /not "\*", "\." or "\.\."/);
     expectInputError(() => validateTenantProjectArgs({ name: "default" }), "name", /not "default"/);
   });
 
