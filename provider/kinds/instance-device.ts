@@ -249,6 +249,12 @@ function instanceDeviceSchema() {
 }
 
 /** The devices this resource writes: `type` plus the properties (a `type` among the properties is refused). */
+/** The input a device finding names: `type`, `properties.<name>`, or `deviceName` (a finding about the name). */
+function devicePropertyOf(f: Finding): string {
+  if (f.property === undefined) return "deviceName";
+  return f.property === "type" ? "type" : `properties.${f.property}`;
+}
+
 export const instanceDeviceKind = deviceKind<InstanceDeviceInputs, InstanceDeviceOutputs>({
   markerValue: "InstanceDevice",
   outputKeys: ["resolvedInstanceType", "ownerKey", "weakened"],
@@ -270,7 +276,7 @@ export const instanceDeviceKind = deviceKind<InstanceDeviceInputs, InstanceDevic
     const device = (await withNicDefaults({ [value.deviceName]: { type: value.type, ...normalizeConfig(value.properties) } }, old, open))[value.deviceName];
     const { type: _type, ...properties } = device;
     for (const f of applyOptOuts(judgeDevice(value.deviceName, device), value.securityOptOuts).refused) {
-      failures.push({ property: f.class === "injection" ? "properties" : "type", reason: refusalMessage(f) });
+      failures.push({ property: devicePropertyOf(f), reason: refusalMessage(f) });
     }
     if (failures.length) return { failures };
     return { inputs: stripUndefined({ ...value, project: normalizeProject(value.project), properties, device }) as InstanceDeviceInputs };

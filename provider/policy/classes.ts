@@ -54,6 +54,8 @@ export interface Finding {
   class: FindingClass;
   /** `config.<key>`, `config.raw.lxc[line <n>: <lxc key>]` or `devices.<name>`. */
   key: string;
+  /** For a device finding: the device property it is about (e.g. `source`, `shift`, `type`); absent when it is the device's name. */
+  property?: string;
   reason: string;
   /**
    * The config value that was judged, when it is short and shown safely: set for single-line values of at

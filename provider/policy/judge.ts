@@ -77,7 +77,9 @@ export function judgeDevice(name: string, device: Record<string, string>): Findi
   const out: Finding[] = [];
   for (const row of DEVICE_ROWS) {
     const reason = row.weakens(name, known);
-    if (reason !== undefined) out.push({ class: row.class, key: `devices.${name}`, reason, rule: ruleOf(row) });
+    if (reason === undefined) continue;
+    const property = typeof row.property === "function" ? row.property(known) : row.property;
+    out.push({ class: row.class, key: `devices.${name}`, ...(property === undefined ? {} : { property }), reason, rule: ruleOf(row) });
   }
   return out;
 }

@@ -90,6 +90,11 @@ export interface DeviceRow extends RowBase {
   match: string;
   /** The finding's reason for this device, or undefined when the row does not find it. */
   weakens: (name: string, props: Record<string, string>) => string | undefined;
+  /**
+   * The device property a finding of this row is about (`Finding.property`): a name, or a function of the
+   * device's properties (undefined: the device as a whole, e.g. its name).
+   */
+  property: string | ((props: Record<string, string>) => string | undefined);
 }
 
 /** A row on a server config key (ServerSettings). */
@@ -184,7 +189,7 @@ function lxcPrefix(prefix: string, cls: FindingClass, reason: string, refused: s
 /** A device row for a device type that passes host hardware or device nodes. */
 function deviceType(type: string, what: string, refused: Record<string, string>, optedOut: Record<string, string>): DeviceRow {
   return {
-    on: "device", match: `type=${type}`, class: "devices", reason: `a ${type} device ${what}`,
+    on: "device", match: `type=${type}`, class: "devices", reason: `a ${type} device ${what}`, property: "type",
     weakens: (_n, d) => (d.type === type ? `a ${type} device ${what}` : undefined),
     examples: { refused: dev({ type, ...refused }), optedOut: dev({ type, ...optedOut }) },
   };
@@ -391,6 +396,7 @@ export const POLICY: readonly PolicyRow[] = [
       const prop = Object.keys(d).find((k) => typeof d[k] === "string" && hasLineBreak(d[k]));
       return prop === undefined ? undefined : `property ${prop} contains a line break, which LXD would write into the container's LXC config as a new line that nobody judged`;
     },
+    property: (d) => Object.keys(d).find((k) => typeof d[k] === "string" && hasLineBreak(d[k])),
     examples: { refused: dev({ type: "disk", source: "/srv/data", path: "/data\nlxc.apparmor.profile = unconfined" }), optedOut: "cannot be opted out" },
   },
   deviceType("unix-char", "passes a host character device", { source: "/dev/kvm" }, { major: "10", minor: "200", path: "/dev/net/tun" }),
@@ -403,7 +409,7 @@ export const POLICY: readonly PolicyRow[] = [
   deviceType("tpm", "passes a TPM", { path: "/dev/tpm0" }, { path: "/dev/tpm1" }),
   {
     on: "device", match: "type=nic with nictype=physical or nictype=sriov", class: "devices",
-    reason: "a physical or sriov nic hands a host network device to the instance",
+    reason: "a physical or sriov nic hands a host network device to the instance", property: "nictype",
     weakens: (_n, d) => (d.type === "nic" && (d.nictype === "physical" || d.nictype === "sriov") ? `a ${d.nictype} nic hands a host network device to the instance` : undefined),
     examples: { refused: dev({ type: "nic", nictype: "physical", parent: "eth1" }), optedOut: dev({ type: "nic", nictype: "sriov", parent: "eth2" }) },
   },
@@ -415,25 +421,26 @@ export const POLICY: readonly PolicyRow[] = [
       const off = NIC_FILTER_KEYS.filter((k) => typeof d[k] === "string" && !isTrue(d[k]));
       return off.length ? `${off.map((k) => `${k}=${JSON.stringify(d[k])}`).join(", ")} switches off the spoofing filter of a bridged nic: the instance can send from other MAC or IP addresses than its own on the bridge` : undefined;
     },
+    property: (d) => NIC_FILTER_KEYS.find((k) => typeof d[k] === "string" && !isTrue(d[k])),
     examples: { refused: dev({ type: "nic", network: "br0", "security.mac_filtering": "false" }), optedOut: dev({ type: "nic", nictype: "bridged", parent: "br0", "security.ipv4_filtering": "off" }) },
   },
   {
     on: "device", match: "type=proxy with bind set to anything but host (LXD 5.0 takes instance, container and guest alike)", class: "devices",
-    reason: "a proxy bound in the instance lets the instance connect to host-side sockets",
+    reason: "a proxy bound in the instance lets the instance connect to host-side sockets", property: "bind",
     weakens: (_n, d) => (d.type === "proxy" && typeof d.bind === "string" && d.bind.trim() !== "" && d.bind.trim().toLowerCase() !== "host"
       ? `a proxy with bind=${d.bind} listens in the instance and connects on the host: the instance reaches host-side sockets` : undefined),
     examples: { refused: dev({ type: "proxy", bind: "container", listen: "unix:/s", connect: "unix:/run/x" }), optedOut: dev({ type: "proxy", bind: "instance", listen: "tcp:127.0.0.1:80", connect: "tcp:127.0.0.1:8080" }) },
   },
   {
     on: "device", match: "type=disk with a host source (a leading /) and no path", class: "devices",
-    reason: "a host directory without a path is mounted over the instance's root filesystem",
+    reason: "a host directory without a path is mounted over the instance's root filesystem", property: "path",
     weakens: (_n, d) => (d.type === "disk" && typeof d.source === "string" && d.source.startsWith("/") && (typeof d.path !== "string" || d.path.trim() === "")
       ? `disk source ${d.source} has no path: LXD mounts it over the instance's root filesystem (give path, e.g. /mnt/data)` : undefined),
     examples: { refused: dev({ type: "disk", source: "/srv" }), optedOut: dev({ type: "disk", source: "/srv/data" }) },
   },
   {
     on: "device", match: `type=disk whose host source (a leading /) is, is under or contains one of ${PROTECTED_HOST_PATHS.join(" ")}`, class: "devices",
-    reason: "the disk exposes host internals",
+    reason: "the disk exposes host internals", property: "source",
     weakens: (_n, d) => {
       if (d.type !== "disk" || typeof d.source !== "string" || !d.source.startsWith("/")) return undefined;
       const hit = protectedPathOf(d.source);
@@ -443,13 +450,13 @@ export const POLICY: readonly PolicyRow[] = [
   },
   {
     on: "device", match: "type=disk with shift set and not an LXD spelling of false (host paths and pool volumes alike)", class: "idmap",
-    reason: "shift=true lets container root write the disk's files as their real owners",
+    reason: "shift=true lets container root write the disk's files as their real owners", property: "shift",
     weakens: (_n, d) => (d.type === "disk" && typeof d.shift === "string" && setAndNotFalse(d.shift) ? "shift=true lets container root write the disk's files as their real owners" : undefined),
     examples: { refused: dev({ type: "disk", pool: "default", source: "shared-vol", path: "/shared", shift: "true" }), optedOut: dev({ type: "disk", source: "/srv/data", path: "/data", shift: "yes" }) },
   },
   {
     on: "device", match: "any device with raw.mount.options", class: "raw",
-    reason: "raw.mount.options passes mount options unchecked",
+    reason: "raw.mount.options passes mount options unchecked", property: "raw.mount.options",
     weakens: (_n, d) => (typeof d["raw.mount.options"] === "string" && d["raw.mount.options"] !== "" ? "raw.mount.options passes mount options unchecked" : undefined),
     examples: { refused: dev({ type: "disk", source: "/srv/data", path: "/data", "raw.mount.options": "suid" }), optedOut: dev({ type: "disk", pool: "default", source: "v", path: "/v", "raw.mount.options": "noatime" }) },
   },  // ── The server's own config (ServerSettings) ──────────────────────────────────────────────────────

@@ -48,7 +48,7 @@ test("a bridged nic attached with InstanceDevice gets security.mac_filtering=tru
     const off = { ...inputs, properties: { ...inputs.properties, "security.mac_filtering": false } };
     const refused = await dev.check(off);
     expect(refused.failures).toHaveLength(1);
-    expect(refused.failures[0].reason).toMatch(/security\.mac_filtering="false"/);
+    expect(refused.failures[0]).toMatchObject({ property: "properties.security.mac_filtering", reason: expect.stringMatching(/security\.mac_filtering="false"/) });
     expect(refused.failures[0].reason).toMatch(/add "network" to securityOptOuts/);
     await expect(dev.up(off)).rejects.toThrow(CheckFailed);
     expect((await getInstance(lxd, inst)).value.devices.eth1["security.mac_filtering"]).toBe("true");

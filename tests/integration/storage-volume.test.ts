@@ -221,9 +221,16 @@ describe("InstanceDevice", () => {
   test("rejects at check what the policy refuses, naming the opt-out; accepts it with the opt-out and lists it as weakened", async () => {
     const e = devEngine("svt-dchk");
     const refused = await e.check({ instance: c1, deviceName: "etc", type: "disk", properties: { source: "/etc", path: "/mnt/etc" } });
-    expect(refused.failures).toEqual([expect.objectContaining({ property: "type", reason: expect.stringMatching(/devices.etc weakens confinement: disk source \/etc exposes host internals .*add "devices" to securityOptOuts/) })]);
+    expect(refused.failures).toEqual([expect.objectContaining({ property: "properties.source", reason: expect.stringMatching(/devices.etc weakens confinement: disk source \/etc exposes host internals .*add "devices" to securityOptOuts/) })]);
     const shifted = await e.check({ instance: c1, deviceName: "v", type: "disk", properties: { pool: "default", source: "x", path: "/x", shift: true } });
-    expect(shifted.failures[0].reason).toMatch(/add "idmap" to securityOptOuts/);
+    expect(shifted.failures[0]).toMatchObject({ property: "properties.shift", reason: expect.stringMatching(/add "idmap" to securityOptOuts/) });
+    // Each refusal names the property it is about.
+    const propertyOfRefusal = async (type: string, properties: Record<string, unknown>) => (await e.check({ instance: c1, deviceName: "d", type, properties })).failures.map((f) => f.property);
+    expect(await propertyOfRefusal("unix-char", { source: "/dev/kvm" })).toEqual(["type"]);
+    expect(await propertyOfRefusal("disk", { source: "/srv" })).toEqual(["properties.path"]);
+    expect(await propertyOfRefusal("proxy", { bind: "instance", listen: "tcp:127.0.0.1:80", connect: "tcp:127.0.0.1:8080" })).toEqual(["properties.bind"]);
+    expect(await propertyOfRefusal("disk", { source: "/srv", path: "/s", "raw.mount.options": "suid" })).toEqual(["properties.raw.mount.options"]);
+    expect(await propertyOfRefusal("disk", { source: "/srv", path: "/s\nlxc.apparmor.profile = unconfined" })).toEqual(["properties.path"]);
     expect((await e.check({ instance: c1, deviceName: "v", type: "disk", properties: { pool: "default", path: "/x" } })).failures[0].property).toBe("properties.source");
     expect((await e.check({ instance: c1, deviceName: "v", type: "Disk!" })).failures[0].property).toBe("type");
     expect((await e.check({ instance: c1, deviceName: "v", type: "disk", properties: { type: "nic" } })).failures[0].property).toBe("properties.type");

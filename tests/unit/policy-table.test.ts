@@ -27,6 +27,15 @@ describe.each(INSTANCE_ROWS.map((row): [string, PolicyRow] => [ruleOf(row), row]
     expect(found.map((f) => f.class).filter((c) => c !== row.class)).toEqual([]); // the example shows this row alone
     expect(applyOptOuts(found, []).weakened).toEqual([]);
     expect(refusalMessage(found[0])).toContain(found[0].key);
+    // A device finding names the property it is about (InstanceDevice reports the refusal on it): one the device
+    // has, or one its reason says is missing.
+    if (row.on === "device") {
+      const [device] = Object.values(row.examples.refused.devices ?? {});
+      for (const f of found) {
+        expect(f.property).toMatch(/^[a-z][a-z0-9._-]*$/);
+        if (!(f.property! in device)) expect(f.reason).toContain(`no ${f.property}`);
+      }
+    }
   });
 
   test("has an opted-out example: accepted with its class and reported as weakened, or never accepted", () => {
