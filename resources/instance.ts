@@ -93,8 +93,9 @@ export interface InstanceArgs {
   adopt?: pulumi.Input<boolean>;
   /**
    * Restart a running instance when keys that LXD applies only at start change (`security.idmap.*`, `raw.lxc`,
-   * `security.privileged`, `security.syscalls.*`, `limits.kernel.*`, …). Default false: the change waits for the next
-   * start and `restartRequired` says so.
+   * `security.privileged`, `security.syscalls.*`, `limits.kernel.*`, `linux.sysctl.*`, …), and when it is turned on
+   * while keys are still pending from an earlier update (`restartRequired`). Default false: the change waits for the
+   * next start and `restartRequired` says so.
    */
   restartOnChange?: pulumi.Input<boolean>;
   /**

@@ -111,7 +111,7 @@ const OUTPUT_KEYS = ["status", "imageFingerprint", "expandedConfig", "expandedDe
  * instance with `restartOnChange`).
  */
 export function isStartOnlyKey(key: string): boolean {
-  return /^(security\.(privileged|idmap\.|syscalls\.|nesting$)|raw\.(lxc|idmap|seccomp|apparmor|qemu)|limits\.kernel\.|linux\.kernel_modules$|security\.secureboot)/.test(key);
+  return /^(security\.(privileged|idmap\.|syscalls\.|nesting$)|raw\.(lxc|idmap|seccomp|apparmor|qemu)|limits\.kernel\.|linux\.kernel_modules$|linux\.sysctl\.|security\.secureboot)/.test(key);
 }
 
 /** The host-visible id map an instance config asks for: 0 = the shared map, else the isolated map's size. */
@@ -526,7 +526,7 @@ export const instanceKind: Kind<InstanceInputs, InstanceOutputs> = {
       .filter((k) => isStartOnlyKey(k) && olds.config?.[k] !== news.config[k]);
     let converged;
     try {
-      converged = await converge(lxd, project, olds.config ?? {}, news, olds, changedStartOnly);
+      converged = await converge(lxd, project, olds.config ?? {}, news, olds, changedStartOnly, { keys: olds.restartPendingKeys ?? [], since: olds.lastUsedAt });
     } catch (err) {
       // A record LXD lost the storage of (found only now: the state was not refreshed) is replaced.
       if (await isBrokenInstance(lxd, news.name, { project }).catch(() => false)) return recover(lxd, project, olds, news);
@@ -608,10 +608,12 @@ async function recover(lxd: LxdClient, project: string, olds: InstanceOutputs, n
  * between `base` (the previous inputs) and `want` are written over what LXD holds now, so a concurrent change to
  * anything else survives (case C17). The PUT carries the ETag of the read it was computed from; when another
  * writer got in between (412), it is recomputed on a fresh read, up to {@link ETAG_RETRIES} times. Then start or
- * stop as `want.running` says, restarting for start-only keys with `restartOnChange`.
+ * stop as `want.running` says, restarting with `restartOnChange` for start-only keys: those this update changes, and
+ * those still pending from an earlier update (`pending.keys`, unless the instance was started since `pending.since`).
  */
 async function converge(
   lxd: LxdClient, project: string, baseConfig: ConfigMap, want: InstanceInputs, base?: InstanceOutputs, startOnly: string[] = [],
+  pending: { keys: string[]; since?: string } = { keys: [] },
 ): Promise<{ restarted: boolean; wasRunning: boolean; lastUsedAt: string }> {
   const t = want.timeouts ?? {};
   let cur: LxdInstance | undefined;
@@ -643,10 +645,11 @@ async function converge(
     }
   }
   const running = isRunningStatus(cur.status); // a PUT does not start or stop an instance
+  const stillPending = pending.since && cur.last_used_at !== pending.since ? [] : pending.keys;
   let restarted = false;
   const verb = want.running ? "start" : "stop";
   try {
-    if (want.running && running && startOnly.length && want.restartOnChange) {
+    if (want.running && running && (startOnly.length || stillPending.length) && want.restartOnChange) {
       await stopInstance(lxd, want.name, { project, graceSec: t.stopGraceSec ?? 30, timeoutSec: t.updateSec ?? DEFAULT_WAIT });
       await startInstance(lxd, want.name, { project, timeoutSec: t.startSec ?? DEFAULT_WAIT });
       restarted = true;

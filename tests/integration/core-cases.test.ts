@@ -206,6 +206,26 @@ describe("C19 line breaks, host-kernel keys and lifted kernel limits", () => {
     expect((await getInstance(lxd, name)).value.config["linux.kernel_modules"]).toBe("overlay");
     await e.destroy();
   });
+
+  test("a sysctl of the container's own namespaces is set without an opt-out; a host-wide one is refused as kernel before any call", async () => {
+    const name = randomName();
+    const e = instanceEngine(name);
+    const refused = await refusal(e.up({ name, image: TEST_IMAGE, config: { "linux.sysctl.vm.overcommit_memory": "1" } }));
+    expect(refused).toMatch(/config\.linux\.sysctl\.vm\.overcommit_memory.*not one of the container's own namespaces.*add "kernel" to securityOptOuts/s);
+    expect(await instanceExists(lxd, name)).toBe(false);
+    const s = await e.up({ name, image: TEST_IMAGE, config: { "linux.sysctl.net.ipv4.ip_unprivileged_port_start": "80", "linux.sysctl.kernel.shmmni": "2048" } });
+    expect((s.outputs.securityReport as { weakened: unknown[] }).weakened).toEqual([]);
+    expect(cli(["exec", name, "--", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start", "/proc/sys/kernel/shmmni"])).toBe("80\n2048\n");
+    // LXD applies linux.sysctl.* at start only (measured): a change to a running instance is reported, and applied
+    // by a restart with restartOnChange.
+    const changed = { "linux.sysctl.net.ipv4.ip_unprivileged_port_start": "90", "linux.sysctl.kernel.shmmni": "2048" };
+    const pending = await e.up({ name, image: TEST_IMAGE, config: changed });
+    expect(pending.outputs).toMatchObject({ restartRequired: true, restartPendingKeys: ["linux.sysctl.net.ipv4.ip_unprivileged_port_start"] });
+    expect(cli(["exec", name, "--", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])).toBe("80\n");
+    await e.up({ name, image: TEST_IMAGE, config: changed, restartOnChange: true });
+    expect(cli(["exec", name, "--", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"])).toBe("90\n");
+    await e.destroy();
+  });
 });
 
 describe("C20 a protected instance", () => {
