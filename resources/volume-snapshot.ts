@@ -34,6 +34,14 @@ export interface VolumeSnapshotArgs {
   restoreTrigger?: pulumi.Input<string>;
   /** If a snapshot of this name exists, take it over instead of failing; destroy then leaves it. Default false. */
   adopt?: pulumi.Input<boolean>;
+  /**
+   * Cluster member holding the volume (LXD `?target=<member>`, API extension `clustering`). Needed only when several
+   * members hold a custom volume of that name on a local pool (LXD: "More than one cluster member has a volume
+   * named …"); otherwise the snapshot finds its volume's member itself. A `@<group>`, or `target` on a server that
+   * is not clustered, is refused at check. Changing it forces replacement; naming the member the volume is on, or
+   * removing it, is no change.
+   */
+  target?: pulumi.Input<string>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
   connection?: pulumi.Input<ConnectionArgs>;
 }

@@ -19,8 +19,9 @@
  *
  * Clusters: a volume on a local pool lives on one member, and its snapshots with it. The snapshot takes that member
  * from the volume (GET the volume, its `location`, at create; kept in the `location` output) and sends it as
- * `?target=` with every call, so a volume created with `StorageVolume.target` needs nothing more here. A volume
- * name held by several members is refused with LXD's "More than one cluster member has a volume named …".
+ * `?target=` with every call, so a volume created with `StorageVolume.target` needs nothing more here. When several
+ * members hold a volume of that name (LXD: "More than one cluster member has a volume named …"), `target` names the
+ * member whose volume is meant (API extension `clustering`; a change forces replacement).
  *
  * A snapshot deleted outside the stack (or whose volume is gone) reads as gone, and the next `up` takes it again.
  */
@@ -34,6 +35,7 @@ import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { checkWith } from "../kit/check";
 import type { Kind } from "../kit/contract";
 import { amend } from "../kit/errors";
+import { memberTargetField, targetNeedsCluster } from "./instance-placement";
 
 /** What LXD answers for "never expires". */
 const NEVER = "0001-01-01T00:00:00Z";
@@ -56,6 +58,8 @@ export interface VolumeSnapshotInputs {
   expiresAt: string;
   restoreTrigger?: string;
   adopt: boolean;
+  /** Cluster member holding the volume, when several members hold a volume of that name. */
+  target?: string;
   connection?: ConnectionArgs;
 }
 
@@ -85,6 +89,7 @@ function schema() {
       expiresAt: z.string().refine((v) => v === "" || (RFC3339_RE.test(v) && !Number.isNaN(Date.parse(v))), "must be an RFC3339 time such as \"2030-01-31T12:00:00Z\" (or \"\" for never)").default(""),
       restoreTrigger: z.string().optional(),
       adopt: z.boolean().default(false),
+      target: memberTargetField("volume snapshot"),
       connection: connectionSchema().optional(),
     })
     .strict();
@@ -109,13 +114,16 @@ const at = (project: string, location: string) => ({ project, target: location |
 const get = (lxd: LxdClient, i: { pool: string; volume: string; name: string }, project: string, location: string) =>
   getStorageVolumeSnapshot(lxd, i.pool, i.volume, i.name, at(project, location));
 
-/** The member holding the volume (its `location`): "" on a single server (`none`) or for a remote pool's volume. */
-async function volumeMember(lxd: LxdClient, i: { pool: string; volume: string }, project: string): Promise<string> {
+/**
+ * The member holding the volume (its `location`): "" on a single server (`none`) or for a remote pool's volume.
+ * `target` (the member named by the user) is asked for that member's volume.
+ */
+async function volumeMember(lxd: LxdClient, i: { pool: string; volume: string; target?: string }, project: string): Promise<string> {
   try {
-    const loc = (await getStorageVolume(lxd, i.pool, i.volume, { project })).value.location;
-    return loc && loc !== "none" ? loc : "";
+    const loc = (await getStorageVolume(lxd, i.pool, i.volume, { project, target: i.target })).value.location;
+    return loc && loc !== "none" ? loc : i.target ?? "";
   } catch (err) {
-    if (/More than one cluster member/.test((err as Error).message)) throw amend(err, " (several cluster members hold a volume of this name, so the snapshot cannot tell which one is meant: give the volumes distinct names)");
+    if (/More than one cluster member/.test((err as Error).message)) throw amend(err, " (several cluster members hold a volume of this name: set target to the member whose volume is meant)");
     throw err;
   }
 }
@@ -123,20 +131,28 @@ async function volumeMember(lxd: LxdClient, i: { pool: string; volume: string },
 export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutputs> = {
   noun: "volume snapshot",
   outputKeys: ["createdAt", "config", "contentType", "restoredFor", "adopted", "location"],
-  diffKeys: ["pool", "volume", "name", "project", "description", "expiresAt", "restoreTrigger"],
-  replaceKeys: ["pool", "volume", "project"],
+  diffKeys: ["pool", "volume", "name", "project", "description", "expiresAt", "restoreTrigger", "target"],
+  replaceKeys: ["pool", "volume", "project", "target"],
   idOf: (p) => `${normalizeProject(p.project)}/${p.pool}/${p.volume}/${p.name}`,
   subject: (verb, p) => `${verb} snapshot "${p.name}" of storage volume "${p.volume}" in pool "${p.pool}"`,
 
-  async check(news) {
+  async check(news, { open }) {
     const { value, failures, unknownKeys } = checkWith(schema(), news, { keepUnknown: true });
     if (!value) return { failures };
+    const notCluster = unknownKeys.includes("target") ? undefined : await targetNeedsCluster(value.target, open);
+    if (notCluster) return { failures: [{ property: "target", reason: notCluster }] };
     const project = unknownKeys.includes("project") ? value.project! : normalizeProject(value.project);
     const expiresAt = unknownKeys.includes("expiresAt") ? value.expiresAt : normalizeExpiry(value.expiresAt);
     return { inputs: { ...value, project, expiresAt } as VolumeSnapshotInputs };
   },
 
   async diff(olds, news, base) {
+    // `target` only says which member's volume is meant: naming the member it is on, or dropping it, is no change.
+    if ((base.replaces ?? []).includes("target") && (news.target === undefined || news.target === olds.location)) {
+      const replaces = (base.replaces ?? []).filter((k) => k !== "target");
+      const others = volumeSnapshotKind.diffKeys.filter((k) => k !== "target" && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+      base = { ...base, replaces, changes: replaces.length > 0 || others.length > 0 };
+    }
     // Removing the trigger restores nothing: not a change worth an update on its own.
     if (news.restoreTrigger === undefined && olds.restoreTrigger !== undefined && base.changes) {
       const others = volumeSnapshotKind.diffKeys.filter((k) => k !== "restoreTrigger" && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));

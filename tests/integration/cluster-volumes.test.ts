@@ -103,9 +103,22 @@ describeCluster("StorageVolume target on an LXD cluster", () => {
     expect(await where(name)).toEqual([[name, "node2"], [name, "node3"], [`${name}/s2`, "node2"]]);
     await sn.destroy();
     expect(await where(name)).toEqual([[name, "node2"], [name, "node3"]]);
-    // A new snapshot cannot tell which of the two volumes is meant: refused with LXD's message and why.
+    // A new snapshot cannot tell which of the two volumes is meant: refused with LXD's message and what to do.
     const sn2 = new MiniEngine(host, "volume-snapshot", `${name}-s3`, "VolumeSnapshot");
-    await expect(sn2.up({ ...snap, name: "s3" })).rejects.toThrow(/More than one cluster member has a volume named .*give the volumes distinct names/);
+    await expect(sn2.up({ ...snap, name: "s3" })).rejects.toThrow(/More than one cluster member has a volume named .*set target to the member whose volume is meant/);
+    expect(await where(name)).toEqual([[name, "node2"], [name, "node3"]]);
+    // With target, the snapshot is of that member's volume: node3's twin here, node2's volume untouched.
+    await sn2.up({ ...snap, name: "s3", target: "node3" });
+    expect(sn2.state!.outputs).toMatchObject({ location: "node3", target: "node3" });
+    expect(await where(name)).toEqual([[name, "node2"], [name, "node3"], [`${name}/s3`, "node3"]]);
+    await sn2.refresh();
+    expect((await sn2.diff({ ...snap, name: "s3", target: "node3" })).changes).toBe("none");
+    expect((await sn2.diff({ ...snap, name: "s3" })).changes).toBe("none"); // dropping target: no change
+    expect((await sn2.diff({ ...snap, name: "s3", target: "node2" })).replaces).toEqual(["target"]);
+    await sn2.up({ ...snap, name: "s3", target: "node3", description: "twin" });
+    expect(sn2.lastAction).toBe("update");
+    await sn2.destroy();
+    expect(await where(name)).toEqual([[name, "node2"], [name, "node3"]]);
 
     await lxd.request("DELETE", `${volumesPath}/${name}`, { target: "node3" });
 
@@ -138,6 +151,9 @@ describeCluster("StorageVolume target on an LXD cluster", () => {
     const e = new MiniEngine(host, "storage-volume", "cvol-group", "StorageVolume");
     const r = await e.check({ pool: POOL, name: rnd("cvol"), target: "@default", connection });
     expect(r.failures).toEqual([{ property: "target", reason: expect.stringMatching(/must be one cluster member name: .*no cluster group.*"@default" was provided/) }]);
+    const sn = new MiniEngine(host, "volume-snapshot", "cvol-group-s", "VolumeSnapshot");
+    const rs = await sn.check({ pool: POOL, volume: rnd("cvol"), name: "s", target: "@default", connection });
+    expect(rs.failures).toEqual([{ property: "target", reason: expect.stringMatching(/must be one cluster member name: LXD places a volume snapshot on one member/) }]);
   });
 
   test("an instance on node2 mounts the node2 volume; an instance on node3 cannot (LXD's message is surfaced)", async () => {

@@ -101,6 +101,8 @@ describe("rejects at check, naming the field", () => {
     ["an expiry that is not RFC3339", { expiresAt: "tomorrow" }, "expiresAt"],
     ["a snapshot name with a slash", { name: "a/b" }, "name"],
     ["a restoreTrigger that is not a string", { restoreTrigger: 3 }, "restoreTrigger"],
+    ["a target on a server that is not clustered", { target: "node1" }, "target"],
+    ["a cluster group as target", { target: "@default" }, "target"],
   ])("rejects %s", async (_label, extra, property) => {
     const r = await snapEngine("chk").check({ ...base, ...extra });
     expect(r.failures.map((f) => f.property)).toEqual([property]);
