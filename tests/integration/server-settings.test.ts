@@ -1,17 +1,15 @@
 /**
- * ServerSettings through the real provider host. On the LXD run, against a private LXD daemon (its own LXD_DIR and
- * a network namespace with only loopback: nothing it binds is reachable from anywhere, so a wildcard bind opted out
- * of can be applied for real without touching the shared daemon); the shared daemon's config is never changed.
- * On the Incus run (the private daemon is LXD), against the shared Incus daemon with only what is safe there:
- * image keys, a listener on 127.0.0.1 only (an existing loopback listener is kept as it is), every value put back;
- * wildcard binds are only checked, never applied; `core.trust_password` is refused at check (Incus has none).
+ * ServerSettings through the real provider host, against a private daemon of the run's backend (LXD, or incusd on
+ * the Incus run; tests/support/private-lxd.ts): its own data directory and a network namespace with only loopback,
+ * so nothing it binds is reachable from anywhere and a wildcard bind opted out of can be applied for real. The
+ * shared daemon's config is never changed. `core.trust_password` is set on LXD and refused at check on Incus (which
+ * has none).
  */
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { CheckFailed, MiniEngine, randomName } from "../support/engine";
 import { startPrivateLxd, type PrivateLxd } from "../support/private-lxd";
 import { getServer, patchServerConfig, type LxdClient } from "../../provider/lxd";
-import { BACKEND, onlyOn, socketConnection } from "../support/backend";
-import { localClient } from "../support/lxd";
+import { onlyOn } from "../support/backend";
 import { freePort } from "../support/net";
 import { bindKind, serverConfigNotes } from "../../provider/policy";
 
@@ -21,26 +19,15 @@ let host: ProviderHost;
 let priv: PrivateLxd;
 let lxd: LxdClient;
 let connection: { socketPath: string };
-/** The loopback listener the lifecycle test sets (on Incus: the one already there, if any, so others' clients keep working). */
-let httpsAddress = "127.0.0.1:18443";
-let httpsBefore = "";
-
-const PRIVATE_ONLY = "needs a daemon whose config may be changed freely in a loopback-only namespace: the private daemon is LXD (tests/support/private-lxd.ts), and on the shared Incus daemon a wildcard bind would be reachable from off this machine";
-const onPrivate = onlyOn("lxd", PRIVATE_ONLY);
+/** The loopback listener the lifecycle test sets (in the private daemon's own network namespace). */
+const httpsAddress = "127.0.0.1:18443";
+/** The private daemon starts without a listener. */
+const httpsBefore = "";
 
 beforeAll(async () => {
-  if (BACKEND === "lxd") {
-    [host, priv] = await Promise.all([startProviderHost(), startPrivateLxd({ image: false })]);
-    lxd = priv.client();
-    connection = { socketPath: priv.socketPath };
-  } else {
-    host = await startProviderHost();
-    lxd = localClient();
-    connection = socketConnection();
-    httpsBefore = String((await getServer(lxd)).value.config?.["core.https_address"] ?? "");
-    if (httpsBefore && !/^127\.0\.0\.1:\d+$/.test(httpsBefore)) throw new Error(`core.https_address is "${httpsBefore}", not 127.0.0.1:<port>; refusing to run`);
-    httpsAddress = httpsBefore || `127.0.0.1:${await freePort()}`;
-  }
+  [host, priv] = await Promise.all([startProviderHost(), startPrivateLxd({ image: false })]);
+  lxd = priv.client();
+  connection = { socketPath: priv.socketPath };
 });
 afterAll(async () => {
   await host?.close();
@@ -111,7 +98,7 @@ test("rejects a wildcard bind of core.https_address at check, naming the key and
   }
 });
 
-onPrivate.test("a wildcard bind opted out of is applied, reported, and unset on destroy (private daemon, loopback-only namespace)", async () => {
+test("a wildcard bind opted out of is applied, reported, and unset on destroy (private daemon, loopback-only namespace)", async () => {
   const e = engine();
   // The private daemon's namespace has only loopback: a wildcard bind there reaches nothing else.
   const s = await e.up({ config: { "core.https_address": "[::]:18444" }, securityOptOuts: ["wildcard-bind"], connection });
