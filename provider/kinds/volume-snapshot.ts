@@ -24,6 +24,8 @@
  * member whose volume is meant (API extension `clustering`; a change forces replacement).
  *
  * A snapshot deleted outside the stack (or whose volume is gone) reads as gone, and the next `up` takes it again.
+ * A create cut off before LXD answered (the daemon went away) is kept in state as partially created; the next run
+ * deletes whatever LXD holds of it (a copy may have stopped half-way) and takes it again, or adopts it with `adopt`.
  */
 import { z } from "zod";
 import {
@@ -189,13 +191,15 @@ export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutput
   async update({ lxd, project }, olds, news) {
     const location = olds.location ?? (await volumeMember(lxd, news, project));
     if (olds.createdAt === undefined) {
-      // A create cut off before LXD answered (kept in state as partially created): take it now unless LXD holds it.
-      try {
-        await get(lxd, news, project, location);
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-        return volumeSnapshotKind.create({ lxd, project }, news, () => undefined);
-      }
+      // A create cut off before LXD answered (kept in state as partially created). What LXD may hold then is not
+      // trusted (the copy may have stopped half-way; nothing in the API tells): deleted and taken again. With
+      // `adopt`, a snapshot LXD holds may have been there before the stack: adopted, as at create.
+      const held = await get(lxd, { ...news, name: olds.name }, project, location).then(() => true, (err: unknown) => {
+        if (isNotFound(err)) return false;
+        throw err;
+      });
+      if (held && !news.adopt) await deleteStorageVolumeSnapshot(lxd, news.pool, news.volume, olds.name, at(project, location));
+      if (!held || !news.adopt) return volumeSnapshotKind.create({ lxd, project }, news, () => undefined);
     }
     if (olds.name !== news.name) await renameStorageVolumeSnapshot(lxd, news.pool, news.volume, olds.name, news.name, at(project, location));
     const { value, etag } = await get(lxd, news, project, location);
