@@ -42,6 +42,12 @@ export interface InstanceExecArgs {
   failOnError?: pulumi.Input<boolean>;
   /** Seconds to wait for the command to end. Default 600; -1 = no limit. On timeout the command may still run inside. */
   timeoutSec?: pulumi.Input<number>;
+  /**
+   * Leave the command and its stderr out of error messages (which Pulumi prints and logs in plain text): they say
+   * "withheld: an input is secret" instead. Default: true when any input of this resource is a secret
+   * (`pulumi.secret`), else false. A change is recorded without running the command again.
+   */
+  redactErrors?: pulumi.Input<boolean>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
   connection?: pulumi.Input<ConnectionArgs>;
 }
@@ -67,7 +73,11 @@ export class InstanceExec extends pulumi.dynamic.Resource {
     super(
       providerShim("instance-exec"),
       name,
-      { ...args, stdout: undefined, stderr: undefined, exitCode: undefined, ranAt: undefined, instanceStartedAt: undefined },
+      {
+        ...args,
+        redactErrors: args.redactErrors ?? pulumi.isSecret(pulumi.output(args)),
+        stdout: undefined, stderr: undefined, exitCode: undefined, ranAt: undefined, instanceStartedAt: undefined,
+      },
       { ...opts, additionalSecretOutputs: [...(opts?.additionalSecretOutputs ?? []), "stdout", "stderr"] },
       "lxd",
       "InstanceExec",

@@ -41,6 +41,8 @@ export interface InstanceExecInputs {
   failOnError: boolean;
   /** Seconds to wait for the command; -1 = no limit. */
   timeoutSec: number;
+  /** Leave the command and its stderr out of error messages (the class sets it when any input is a secret). */
+  redactErrors: boolean;
   connection?: ConnectionArgs;
 }
 
@@ -83,6 +85,7 @@ function schema() {
       when: z.enum(["once", "onChange", "onStart"]).default("once"),
       failOnError: z.boolean().default(true),
       timeoutSec: z.number().int().refine((n) => n === -1 || n >= 1, "must be at least 1 second, or -1 for no limit").default(DEFAULT_EXEC_TIMEOUT_SEC),
+      redactErrors: z.boolean().default(false),
       connection: connectionSchema().optional(),
     })
     .strict();
@@ -94,8 +97,12 @@ function clip(b: Buffer, limit: number): string {
   return `${b.subarray(0, limit).toString("utf8")}\n[… ${b.length - limit} more bytes not kept]`;
 }
 
-/** The command as it appears in messages. */
-export function shownCommand(command: string[]): string {
+/** What messages say instead of a command or its output when `redactErrors` is set. */
+const WITHHELD = "withheld: an input is secret";
+
+/** The command as it appears in messages (withheld with `redactErrors`). */
+export function shownCommand(command: string[], redact = false): string {
+  if (redact) return `(${WITHHELD})`;
   const s = JSON.stringify(command);
   return s.length > 200 ? `${s.slice(0, 200)}…]` : s;
 }
@@ -154,14 +161,15 @@ async function run(lxd: LxdClient, project: string, i: InstanceExecInputs): Prom
   } catch (err) {
     if (err instanceof LxdError && err.isTransport && /Timed out after/.test(err.message)) {
       const waited = ((Date.now() - started) / 1000).toFixed(0);
-      throw new Error(`command ${shownCommand(i.command)} did not finish within timeoutSec ${i.timeoutSec} (waited ${waited} s); it may still be running inside the instance. Raise timeoutSec to wait longer`, { cause: err });
+      throw new Error(`command ${shownCommand(i.command, i.redactErrors)} did not finish within timeoutSec ${i.timeoutSec} (waited ${waited} s); it may still be running inside the instance. Raise timeoutSec to wait longer`, { cause: err });
     }
     throw err;
   }
   const stderr = clip(r.stderr, OUTPUT_LIMIT_BYTES);
   if (r.exitCode !== 0 && i.failOnError) {
     const quoted = r.stderr.length > ERROR_QUOTE_BYTES ? `…${r.stderr.subarray(r.stderr.length - ERROR_QUOTE_BYTES).toString("utf8")}` : r.stderr.toString("utf8");
-    throw new Error(`command ${shownCommand(i.command)} exited with code ${r.exitCode}${quoted.trim() ? `; stderr: ${quoted.trim()}` : " (no stderr)"}. Set failOnError: false to record a failing run instead`);
+    const said = i.redactErrors ? ` (stderr ${WITHHELD}; with failOnError: false it is recorded in the secret stderr output)` : quoted.trim() ? `; stderr: ${quoted.trim()}` : " (no stderr)";
+    throw new Error(`command ${shownCommand(i.command, i.redactErrors)} exited with code ${r.exitCode}${said}. Set failOnError: false to record a failing run instead`);
   }
   return {
     ...i,
@@ -194,12 +202,12 @@ async function startedAtNow(lxd: LxdClient, project: string, name: string): Prom
 export const instanceExecKind: Kind<InstanceExecInputs, InstanceExecOutputs> = {
   noun: "exec",
   outputKeys: ["stdout", "stderr", "exitCode", "ranAt", "instanceStartedAt"],
-  diffKeys: ["instance", "project", ...RUN_KEYS, "when", "failOnError", "timeoutSec"],
+  diffKeys: ["instance", "project", ...RUN_KEYS, "when", "failOnError", "timeoutSec", "redactErrors"],
   replaceKeys: ["instance", "project"],
 
   idOf: (p) => `${normalizeProject(p.project)}/${p.instance}/exec`,
   subject: (verb, p) => {
-    const what = `command ${shownCommand((p.command as string[] | undefined) ?? [])} in instance "${p.instance}"`;
+    const what = `command ${shownCommand((p.command as string[] | undefined) ?? [], p.redactErrors === true)} in instance "${p.instance}"`;
     return verb === "create" || verb === "update" ? `run ${what}` : `${verb} the record of ${what}`;
   },
 

@@ -2,7 +2,11 @@
  * The InstanceExec resource against the real LXD through the provider host: output recorded and its logs removed,
  * when it runs again (triggers, onChange, onStart), failOnError, timeouts, and a stopped instance never started.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { SECRET_SIG, SIG_KEY } from "../support/provider-wire";
+import { mockResourcesToHost } from "../support/provider-host-mocks";
+import { TEST_SOCKET } from "../support/backend";
+import { InstanceExec } from "../../resources/instance-exec";
 import { startProviderHost, UNKNOWN, type ProviderHost } from "../support/provider-host";
 import { MiniEngine, randomName } from "../support/engine";
 import { localClient, removeInstance, TEST_IMAGE, testContainer } from "../support/lxd";
@@ -136,6 +140,37 @@ test("fails, without running the command, when cwd is not a directory (LXD would
   const e3 = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
   await expect(e3.up(touch("/tmp/dangling"))).rejects.toThrow(/cwd "\/tmp\/dangling" is a symlink to "\/tmp\/gone", which does not exist/);
   expect(await ls("/")).not.toContain(marker);
+});
+
+test("redactErrors leaves the command and its stderr out of the error; the class sets it when an input is a secret", async () => {
+  const e = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  const leaky = { instance: running, command: ["sh", "-c", "echo \"token $TOKEN rejected\" >&2; exit 4"], environment: { TOKEN: "s3cr3t-7f1c" } };
+  // Without it, the error quotes both (what a user with no secret inputs wants to see).
+  await expect(e.up(leaky)).rejects.toThrow(/command \["sh","-c",.*exited with code 4; stderr: token s3cr3t-7f1c rejected/);
+  const err = await e.up({ ...leaky, redactErrors: true }).then(() => undefined, (x: Error) => x);
+  expect(err?.message).toMatch(/Failed to run command \(withheld: an input is secret\) in instance ".*": command \(withheld: an input is secret\) exited with code 4 \(stderr withheld: an input is secret;/);
+  expect(err?.message).not.toMatch(/s3cr3t|token|echo/);
+  // Recorded with failOnError: false, the stderr is in the (secret) output.
+  await e.up({ ...leaky, redactErrors: true, failOnError: false });
+  expect(plain(e.state!.outputs.stderr)).toBe("token s3cr3t-7f1c rejected\n");
+
+  // The class: true when any input is a secret, false otherwise, the user's value kept.
+  const mocks = mockResourcesToHost(host);
+  await pulumi.runtime.setMocks(mocks, "pulumi-lxd-hardened", "test", false);
+  try {
+    const names = [randomName("rdx"), randomName("rdx"), randomName("rdx")];
+    const socket = { socketPath: TEST_SOCKET };
+    const execs = [
+      new InstanceExec(names[0], { instance: running, command: ["true"], environment: { TOKEN: pulumi.secret("s3cr3t-7f1c") }, connection: socket }),
+      new InstanceExec(names[1], { instance: running, command: ["true"], connection: socket }),
+      new InstanceExec(names[2], { instance: running, command: ["true"], environment: { TOKEN: pulumi.secret("x") }, redactErrors: false, connection: socket }),
+    ];
+    await Promise.all(execs.map((x) => (x.id as unknown as { promise(): Promise<string> }).promise()));
+    const redact = (n: string) => mocks.resources.find((r) => r.name === n)?.checkedInputs.redactErrors;
+    expect(names.map(redact)).toEqual([true, false, false]);
+  } finally {
+    await mocks.cleanup();
+  }
 });
 
 test("fails after timeoutSec naming the command and the time waited", async () => {

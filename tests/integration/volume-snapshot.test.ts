@@ -107,7 +107,10 @@ test("a create that was cut off is taken again on the next run (what LXD held is
   const marker = path.join(source, "custom-snapshots", `default_${v}`, "s", "left-by-the-cut-off-run");
   const mark = () => fs.writeFileSync(marker, "x");
   // What a run cut off after LXD wrote the snapshot leaves in state (the faults test: storage-faults).
-  const cut = () => ({ ...e.state!, initErrors: ["the daemon went away"], outputs: { ...e.state!.outputs, createdAt: undefined } });
+  const cut = () => {
+    const { createdAt: _taken, ...outputs } = e.state!.outputs;
+    return { ...e.state!, initErrors: ["the daemon went away"], outputs };
+  };
   mark();
   e.state = cut();
   await e.up({ pool: POOL, volume: v, name: "s" });
