@@ -44,8 +44,8 @@ export interface InstanceExecArgs {
   timeoutSec?: pulumi.Input<number>;
   /**
    * Leave the command and its stderr out of error messages (which Pulumi prints and logs in plain text): they say
-   * "withheld: an input is secret" instead. Default: true when any input of this resource is a secret
-   * (`pulumi.secret`), else false. A change is recorded without running the command again.
+   * `<withheld: redactErrors>` instead (a `cwd` that is not a directory is not named either). Default: true when any
+   * input of this resource is a secret (`pulumi.secret`), else false. A change alone is no diff.
    */
   redactErrors?: pulumi.Input<boolean>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */

@@ -248,13 +248,13 @@ function instanceDeviceSchema() {
     .strict();
 }
 
-/** The devices this resource writes: `type` plus the properties (a `type` among the properties is refused). */
 /** The input a device finding names: `type`, `properties.<name>`, or `deviceName` (a finding about the name). */
 function devicePropertyOf(f: Finding): string {
   if (f.property === undefined) return "deviceName";
   return f.property === "type" ? "type" : `properties.${f.property}`;
 }
 
+/** The devices this resource writes: `type` plus the properties (a `type` among the properties is refused). */
 export const instanceDeviceKind = deviceKind<InstanceDeviceInputs, InstanceDeviceOutputs>({
   markerValue: "InstanceDevice",
   outputKeys: ["resolvedInstanceType", "ownerKey", "weakened"],

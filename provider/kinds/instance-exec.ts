@@ -98,11 +98,11 @@ function clip(b: Buffer, limit: number): string {
 }
 
 /** What messages say instead of a command or its output when `redactErrors` is set. */
-const WITHHELD = "withheld: an input is secret";
+const WITHHELD = "<withheld: redactErrors>";
 
 /** The command as it appears in messages (withheld with `redactErrors`). */
 export function shownCommand(command: string[], redact = false): string {
-  if (redact) return `(${WITHHELD})`;
+  if (redact) return WITHHELD;
   const s = JSON.stringify(command);
   return s.length > 200 ? `${s.slice(0, 200)}…]` : s;
 }
@@ -126,34 +126,54 @@ async function runningInstance(lxd: LxdClient, project: string, name: string): P
 const CWD_SYMLINK_HOPS = 8;
 
 /**
- * Fails unless `cwd` is a directory in the instance (following symlinks). LXD 5.0.2 and Incus 6.0.4 run a command
- * whose `cwd` does not exist, or is a file, in `/` and say nothing (measured): a relative `rm` there is no place to
- * find out. Read through the files API.
+ * Fails unless `cwd` is a directory in the instance. LXD 5.0.2 and Incus 6.0.4 run a command whose `cwd` does not
+ * exist, or is not a directory, in `/` and say nothing (measured): a relative `rm` there is no place to find out.
+ * The path is resolved one component at a time through the files API, as the kernel does: a symlink is replaced by
+ * its target (a relative one read from the link's own, resolved directory), at most {@link CWD_SYMLINK_HOPS} times.
+ * With `redact`, the message names no path.
  */
-async function requireDirectory(lxd: LxdClient, project: string, instance: string, cwd: string): Promise<void> {
-  const refuse = (what: string) =>
-    new Error(`cwd "${cwd}" ${what} in instance "${instance}": LXD would run the command in / instead, so it is not run. Create the directory first (e.g. with an InstanceFile or an earlier InstanceExec, and dependsOn)`);
-  let path = cwd;
-  for (let hop = 0; hop <= CWD_SYMLINK_HOPS; hop++) {
+async function requireDirectory(lxd: LxdClient, project: string, instance: string, cwd: string, redact: boolean): Promise<void> {
+  let hops = 0;
+  const refuse = (what: string, at: string, type?: string) => {
+    const direct = at === cwd && hops === 0;
+    const where = redact ? "" : direct ? "" : `: "${at}"${hops ? " (reached through symlinks)" : ""} ${type ? `is a ${type}` : "is missing"}`;
+    const shown = redact ? WITHHELD : `"${cwd}"`;
+    return new Error(`cwd ${shown} ${what}${where} in instance "${instance}": LXD would run the command in / instead, so it is not run. Create the directory first (e.g. with an InstanceFile or an earlier InstanceExec, and dependsOn)`);
+  };
+  let resolved = "/";
+  const rest = cwd.split("/").filter((c) => c !== "" && c !== ".");
+  while (rest.length) {
+    const part = rest.shift()!;
+    if (part === "..") {
+      resolved = posix.dirname(resolved);
+      continue;
+    }
+    const at = posix.join(resolved, part);
     let type: string;
     try {
-      type = (await statInstanceFile(lxd, instance, path, { project })).type;
+      type = (await statInstanceFile(lxd, instance, at, { project })).type;
     } catch (err) {
-      if (isNotFound(err)) throw refuse(path === cwd ? "does not exist" : `is a symlink to "${path}", which does not exist`);
+      if (isNotFound(err)) throw refuse("does not exist", at);
       throw err;
     }
-    if (type === "directory") return;
-    if (type !== "symlink") throw refuse(path === cwd ? `is a ${type}, not a directory` : `leads to "${path}", a ${type}, not a directory`);
-    const target = (await getInstanceFile(lxd, instance, path, { project })).content.toString("utf8");
-    path = posix.resolve(posix.dirname(path), target);
+    if (type === "directory") {
+      resolved = at;
+    } else if (type === "symlink") {
+      if (++hops > CWD_SYMLINK_HOPS) throw refuse(`goes through more than ${CWD_SYMLINK_HOPS} symlinks`, at, "symlink");
+      const target = (await getInstanceFile(lxd, instance, at, { project })).content.toString("utf8");
+      if (target.startsWith("/")) resolved = "/";
+      rest.unshift(...target.split("/").filter((c) => c !== "" && c !== "."));
+    } else {
+      // LXD reports device nodes as files too.
+      throw refuse(at === cwd && hops === 0 ? `is a ${type}, not a directory` : "is not a directory", at, type);
+    }
   }
-  throw refuse(`is a chain of more than ${CWD_SYMLINK_HOPS} symlinks`);
 }
 
 /** Runs the command and returns the state; fails on a non-zero exit with `failOnError`, and on a timeout. */
 async function run(lxd: LxdClient, project: string, i: InstanceExecInputs): Promise<InstanceExecOutputs> {
   const instanceStartedAt = await runningInstance(lxd, project, i.instance);
-  if (i.cwd !== undefined) await requireDirectory(lxd, project, i.instance, i.cwd);
+  if (i.cwd !== undefined) await requireDirectory(lxd, project, i.instance, i.cwd, i.redactErrors);
   const started = Date.now();
   let r;
   try {
@@ -168,7 +188,7 @@ async function run(lxd: LxdClient, project: string, i: InstanceExecInputs): Prom
   const stderr = clip(r.stderr, OUTPUT_LIMIT_BYTES);
   if (r.exitCode !== 0 && i.failOnError) {
     const quoted = r.stderr.length > ERROR_QUOTE_BYTES ? `…${r.stderr.subarray(r.stderr.length - ERROR_QUOTE_BYTES).toString("utf8")}` : r.stderr.toString("utf8");
-    const said = i.redactErrors ? ` (stderr ${WITHHELD}; with failOnError: false it is recorded in the secret stderr output)` : quoted.trim() ? `; stderr: ${quoted.trim()}` : " (no stderr)";
+    const said = i.redactErrors ? `; stderr ${WITHHELD} (with failOnError: false it is recorded in the secret stderr output)` : quoted.trim() ? `; stderr: ${quoted.trim()}` : " (no stderr)";
     throw new Error(`command ${shownCommand(i.command, i.redactErrors)} exited with code ${r.exitCode}${said}. Set failOnError: false to record a failing run instead`);
   }
   return {
@@ -202,7 +222,8 @@ async function startedAtNow(lxd: LxdClient, project: string, name: string): Prom
 export const instanceExecKind: Kind<InstanceExecInputs, InstanceExecOutputs> = {
   noun: "exec",
   outputKeys: ["stdout", "stderr", "exitCode", "ranAt", "instanceStartedAt"],
-  diffKeys: ["instance", "project", ...RUN_KEYS, "when", "failOnError", "timeoutSec", "redactErrors"],
+  // `redactErrors` shapes only the messages of the run that reads it: a change alone is no diff.
+  diffKeys: ["instance", "project", ...RUN_KEYS, "when", "failOnError", "timeoutSec"],
   replaceKeys: ["instance", "project"],
 
   idOf: (p) => `${normalizeProject(p.project)}/${p.instance}/exec`,

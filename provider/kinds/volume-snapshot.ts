@@ -24,8 +24,9 @@
  * member whose volume is meant (API extension `clustering`; a change forces replacement).
  *
  * A snapshot deleted outside the stack (or whose volume is gone) reads as gone, and the next `up` takes it again.
- * A create cut off before LXD answered (the daemon went away) is kept in state as partially created; the next run
- * deletes whatever LXD holds of it (a copy may have stopped half-way) and takes it again, or adopts it with `adopt`.
+ * A create cut off before LXD answered (the daemon went away) is kept in state as partially created (`createdAt`
+ * ""; a refresh keeps it so); the next run deletes whatever LXD holds of it (a copy may have stopped half-way) and
+ * takes it again, or, with `adopt`, adopts it (destroy then leaves it).
  */
 import { z } from "zod";
 import {
@@ -103,7 +104,8 @@ function outputsFrom(s: StorageVolumeSnapshot, i: VolumeSnapshotInputs, extra: {
     name: s.name,
     description: s.description ?? "",
     expiresAt: normalizeExpiry(s.expires_at),
-    createdAt: s.created_at ?? "",
+    // LXD 5.0.2 records no time for volume snapshots (it answers the zero time); "" is kept for a cut-off create.
+    createdAt: s.created_at || NEVER,
     config: s.config ?? {},
     contentType: s.content_type ?? "",
     ...extra,
@@ -149,6 +151,8 @@ export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutput
   },
 
   async diff(olds, news, base) {
+    // A create that was cut off (`createdAt` "" or absent): the update deletes what LXD may hold and takes it again.
+    if (!olds.createdAt && !(base.replaces ?? []).length) return { ...base, changes: true };
     // `target` only says which member's volume is meant: naming the member it is on, or dropping it, is no change.
     if ((base.replaces ?? []).includes("target") && (news.target === undefined || news.target === olds.location)) {
       const replaces = (base.replaces ?? []).filter((k) => k !== "target");
@@ -169,12 +173,12 @@ export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutput
     try {
       await createStorageVolumeSnapshot(lxd, inputs.pool, inputs.volume, { name: inputs.name, ...(inputs.expiresAt ? { expires_at: inputs.expiresAt } : {}) }, at(project, location));
     } catch (err) {
-      if (isTransportError(err)) accepted(); // LXD may hold it: kept in state, the next run converges
+      if (isTransportError(err)) accepted({ createdAt: "" }); // LXD may hold it: kept in state, the next run converges
       if (!isConflict(err)) throw err;
       if (!inputs.adopt) throw amend(err, " (set adopt: true to bring the existing snapshot under management)");
       adopted.adopted = true;
     }
-    accepted({ adopted: adopted.adopted, location });
+    accepted({ createdAt: "", adopted: adopted.adopted, location });
     const { value, etag } = await get(lxd, inputs, project, location);
     if ((value.description ?? "") !== inputs.description || normalizeExpiry(value.expires_at) !== inputs.expiresAt) {
       await updateStorageVolumeSnapshot(lxd, inputs.pool, inputs.volume, inputs.name, { description: inputs.description, expires_at: inputs.expiresAt || NEVER }, etag, at(project, location));
@@ -185,21 +189,26 @@ export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutput
   async read({ lxd, project }, props) {
     // A state written before `location` existed: ask the volume once.
     const location = props.location ?? (await volumeMember(lxd, props, project));
-    return outputsFrom((await get(lxd, props, project, location)).value, props, { restoredFor: props.restoredFor ?? "", adopted: props.adopted ?? false, location });
+    const outs = outputsFrom((await get(lxd, props, project, location)).value, props, { restoredFor: props.restoredFor ?? "", adopted: props.adopted ?? false, location });
+    // A create that was cut off stays so on refresh (what LXD holds may be half-made): the next run takes it again.
+    return props.createdAt === "" ? { ...outs, createdAt: "" } : outs;
   },
 
   async update({ lxd, project }, olds, news) {
     const location = olds.location ?? (await volumeMember(lxd, news, project));
-    if (olds.createdAt === undefined) {
+    let adopted = olds.adopted ?? false;
+    if (!olds.createdAt) {
       // A create cut off before LXD answered (kept in state as partially created). What LXD may hold then is not
       // trusted (the copy may have stopped half-way; nothing in the API tells): deleted and taken again. With
-      // `adopt`, a snapshot LXD holds may have been there before the stack: adopted, as at create.
+      // `adopt` (or once adopted), a snapshot LXD holds may have been there before the stack: adopted, left on destroy.
+      const keep = news.adopt || adopted;
       const held = await get(lxd, { ...news, name: olds.name }, project, location).then(() => true, (err: unknown) => {
         if (isNotFound(err)) return false;
         throw err;
       });
-      if (held && !news.adopt) await deleteStorageVolumeSnapshot(lxd, news.pool, news.volume, olds.name, at(project, location));
-      if (!held || !news.adopt) return volumeSnapshotKind.create({ lxd, project }, news, () => undefined);
+      if (held && !keep) await deleteStorageVolumeSnapshot(lxd, news.pool, news.volume, olds.name, at(project, location));
+      if (!held || !keep) return volumeSnapshotKind.create({ lxd, project }, news, () => undefined);
+      adopted = true;
     }
     if (olds.name !== news.name) await renameStorageVolumeSnapshot(lxd, news.pool, news.volume, olds.name, news.name, at(project, location));
     const { value, etag } = await get(lxd, news, project, location);
@@ -215,7 +224,7 @@ export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutput
       }
       restoredFor = news.restoreTrigger;
     }
-    return outputsFrom((await get(lxd, news, project, location)).value, news, { restoredFor, adopted: olds.adopted ?? false, location });
+    return outputsFrom((await get(lxd, news, project, location)).value, news, { restoredFor, adopted, location });
   },
 
   async delete({ lxd, project }, props) {

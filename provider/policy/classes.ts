@@ -16,8 +16,9 @@
  *   that binds inside the instance, `lxc.cgroup*.devices.*`).
  * - `nesting`: `security.nesting` set by hand (the `nesting` input sets it with a sized idmap instead).
  * - `devlxd`: `security.devlxd` set by hand to anything but false (the `devLxd` input is the way to ask for `/dev/lxd`).
- * - `kernel`: the host kernel itself reached (`linux.kernel_modules` loads modules into it) or its resource
- *   limits lifted (`limits.kernel.*` unlimited, -1 or above the bounds of ./table.ts).
+ * - `kernel`: the host kernel itself reached (`linux.kernel_modules` loads modules into it; a `linux.sysctl.*` key
+ *   outside the container's own network and IPC namespaces sets a host-wide value) or its resource limits lifted
+ *   (`limits.kernel.*` unlimited, -1 or above the bounds of ./table.ts).
  * - `network`: the spoofing filters of a bridged nic switched off (`security.mac_filtering`, `security.ipv4_filtering`,
  *   `security.ipv6_filtering` set to anything but true on a nic with nictype bridged or a `network`); the
  *   defaults are filled in at check (./nic.ts).

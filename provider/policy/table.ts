@@ -171,15 +171,18 @@ export function emptyValueReason(row: ConfigRow): string {
 const nonEmpty = (v: string) => v.trim() !== "";
 
 /**
- * Sysctls that belong to the container's own namespaces (`linux.sysctl.<key>`, API extension `linux_sysctl`): the
- * network namespace's IPv4, IPv6, netfilter and unix keys and `net.core.somaxconn`, the IPC namespace's
- * (`kernel.msg*`, `kernel.sem`, `kernel.shm*`, `fs.mqueue.*`) and the user namespace's limits (`user.*`). Each was
- * set on an unprivileged container of LXD 5.0.2 here and read back inside; `prefix.*` is a prefix.
+ * Sysctls that belong to the container's own network and IPC namespaces, which LXD gives every container, privileged
+ * or not (`linux.sysctl.<key>`, API extension `linux_sysctl`): the network namespace's IPv4, IPv6, netfilter and
+ * unix keys and `net.core.somaxconn`, and the IPC namespace's `kernel.msgmax`, `kernel.msgmnb`, `kernel.msgmni`,
+ * `kernel.sem`, `kernel.shmall`, `kernel.shmmax`, `kernel.shmmni`, `kernel.shm_rmid_forced` and `fs.mqueue.*`. Each
+ * was set on an unprivileged container of LXD 5.0.2 here and read back inside; `prefix.*` is a prefix. The user
+ * namespace's `user.*` limits are not among them: a privileged container has no user namespace of its own, so
+ * they would be set for the host.
  */
 export const NAMESPACED_SYSCTLS = [
   "net.ipv4.*", "net.ipv6.*", "net.netfilter.*", "net.unix.*", "net.core.somaxconn",
   "kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced",
-  "fs.mqueue.*", "user.*",
+  "fs.mqueue.*",
 ] as const;
 const notFalse = (v: string) => !isFalse(v);
 const notTrue = (v: string) => !isTrue(v);
@@ -346,7 +349,7 @@ export const POLICY: readonly PolicyRow[] = [
   {
     on: "config", keys: ["linux.sysctl.*"], except: NAMESPACED_SYSCTLS.map((k) => `linux.sysctl.${k}`), class: "kernel",
     when: `set, for a sysctl outside the container's own namespaces (allowed: ${NAMESPACED_SYSCTLS.join(", ")})`, weakens: nonEmpty,
-    reason: "the sysctl is not one of the container's own namespaces: the host kernel has one value for everybody, so a privileged container would set it for the whole host (an unprivileged one fails to start, measured on LXD 5.0.2: kernel.domainname, net.core.bpf_jit_harden, vm.overcommit_memory)",
+    reason: "the sysctl is not one of the container's own network or IPC namespaces: a privileged container would set it for the whole host (an unprivileged one fails to start with a host-wide key, measured on LXD 5.0.2: kernel.domainname, net.core.bpf_jit_harden, vm.overcommit_memory; user.* keys belong to a user namespace, which a privileged container does not have)",
     examples: { refused: cfg({ "linux.sysctl.vm.overcommit_memory": "1" }), optedOut: cfg({ "linux.sysctl.net.core.bpf_jit_harden": "0" }) },
   },
   // ── raw.* keys (raw.lxc: see the raw.lxc rows below) ─────────────────────────────────────────────

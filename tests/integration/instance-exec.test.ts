@@ -127,18 +127,31 @@ test("fails, without running the command, when cwd is not a directory (LXD would
   expect((await lxd.raw("GET", out["1"])).body.toString()).toBe("/\n");
   for (const l of Object.values(out)) await lxd.request("DELETE", l);
 
-  await expect(e.up(touch("/no/such/dir"))).rejects.toThrow(/cwd "\/no\/such\/dir" does not exist in instance ".*": LXD would run the command in \/ instead, so it is not run/);
+  await expect(e.up(touch("/no/such/dir"))).rejects.toThrow(/cwd "\/no\/such\/dir" does not exist: "\/no" is missing in instance ".*": LXD would run the command in \/ instead, so it is not run/);
   await expect(e.up(touch("/etc/hostname"))).rejects.toThrow(/cwd "\/etc\/hostname" is a file, not a directory/);
   const ls = async (dir: string) => (await lxd.get<string[]>(`/1.0/instances/${running}/files`, { query: { path: dir } })).metadata ?? [];
   expect(await ls("/")).not.toContain(marker);
   expect(e.state).toBeUndefined();
-  // A symlink to a directory is a fine cwd; a dangling one is refused naming where it leads.
-  await e.up({ instance: running, command: ["sh", "-c", "mkdir -p /tmp/real && ln -sfn /tmp/real /tmp/link && ln -sfn /tmp/gone /tmp/dangling"] });
+  await expect(e.up(touch("/etc/hostname/x"))).rejects.toThrow(/cwd "\/etc\/hostname\/x" is not a directory: "\/etc\/hostname" is a file in instance/);
+  // Symlinks are followed as the kernel does: a relative target from the link's real directory, even when the
+  // link was reached through another symlink (/tmp/app -> /tmp/rel/v1, /tmp/rel/v1/data -> ../shared/data).
+  // A dangling one is refused, naming where it led.
+  await e.up({
+    instance: running,
+    command: ["sh", "-c", "mkdir -p /tmp/real /tmp/rel/v1 /tmp/rel/shared/data && ln -sfn /tmp/real /tmp/link && ln -sfn /tmp/gone /tmp/dangling && ln -sfn /tmp/rel/v1 /tmp/app && ln -sfn ../shared/data /tmp/rel/v1/data"],
+  });
   const e2 = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
   await e2.up(touch("/tmp/link"));
   expect(await ls("/tmp/real")).toContain(marker);
+  const e4 = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
+  await e4.up(touch("/tmp/app/data"));
+  expect(await ls("/tmp/rel/shared/data")).toContain(marker);
   const e3 = new MiniEngine(host, "instance-exec", randomName("pvx"), "InstanceExec");
-  await expect(e3.up(touch("/tmp/dangling"))).rejects.toThrow(/cwd "\/tmp\/dangling" is a symlink to "\/tmp\/gone", which does not exist/);
+  await expect(e3.up(touch("/tmp/dangling"))).rejects.toThrow(/cwd "\/tmp\/dangling" does not exist: "\/tmp\/gone" \(reached through symlinks\) is missing/);
+  // With redactErrors the path is not named.
+  const redacted = await e3.up({ ...touch("/tmp/dangling"), redactErrors: true }).then(() => undefined, (x: Error) => x);
+  expect(redacted?.message).toMatch(/cwd <withheld: redactErrors> does not exist in instance/);
+  expect(redacted?.message).not.toMatch(/tmp|gone|dangling/);
   expect(await ls("/")).not.toContain(marker);
 });
 
@@ -148,7 +161,7 @@ test("redactErrors leaves the command and its stderr out of the error; the class
   // Without it, the error quotes both (what a user with no secret inputs wants to see).
   await expect(e.up(leaky)).rejects.toThrow(/command \["sh","-c",.*exited with code 4; stderr: token s3cr3t-7f1c rejected/);
   const err = await e.up({ ...leaky, redactErrors: true }).then(() => undefined, (x: Error) => x);
-  expect(err?.message).toMatch(/Failed to run command \(withheld: an input is secret\) in instance ".*": command \(withheld: an input is secret\) exited with code 4 \(stderr withheld: an input is secret;/);
+  expect(err?.message).toMatch(/Failed to run command <withheld: redactErrors> in instance ".*": command <withheld: redactErrors> exited with code 4; stderr <withheld: redactErrors> \(with failOnError: false/);
   expect(err?.message).not.toMatch(/s3cr3t|token|echo/);
   // Recorded with failOnError: false, the stderr is in the (secret) output.
   await e.up({ ...leaky, redactErrors: true, failOnError: false });

@@ -97,7 +97,7 @@ test("a snapshot deleted outside the stack reads as gone and is taken again; an 
   expect(await snapExists(v, "theirs")).toBe(true);
 });
 
-test("a create that was cut off is taken again on the next run (what LXD held is not trusted), or adopted with adopt", async () => {
+test("a create that was cut off is taken again on the next run, after a refresh too (what LXD held is not trusted); adopted with adopt", async () => {
   const v = await volume();
   const e = snapEngine("svs-cut");
   await e.up({ pool: POOL, volume: v, name: "s" });
@@ -107,25 +107,37 @@ test("a create that was cut off is taken again on the next run (what LXD held is
   const marker = path.join(source, "custom-snapshots", `default_${v}`, "s", "left-by-the-cut-off-run");
   const mark = () => fs.writeFileSync(marker, "x");
   // What a run cut off after LXD wrote the snapshot leaves in state (the faults test: storage-faults).
-  const cut = () => {
-    const { createdAt: _taken, ...outputs } = e.state!.outputs;
-    return { ...e.state!, initErrors: ["the daemon went away"], outputs };
-  };
+  const cut = (extra: Record<string, unknown> = {}) => ({ ...e.state!, initErrors: ["the daemon went away"], outputs: { ...e.state!.outputs, createdAt: "", ...extra } as never });
   mark();
   e.state = cut();
   await e.up({ pool: POOL, volume: v, name: "s" });
   expect(fs.existsSync(marker)).toBe(false); // deleted and taken again
   expect(fs.existsSync(path.dirname(marker))).toBe(true);
   expect(await listStorageVolumeSnapshots(lxd, POOL, v)).toEqual(["s"]);
-  expect(e.state!.outputs.createdAt).toBeDefined();
+  expect(e.state!.outputs.createdAt).not.toBe("");
   expect((await e.diff({ pool: POOL, volume: v, name: "s" })).changes).toBe("none");
-  // With adopt, what LXD holds may have been there before the stack: kept.
+  // A refresh in between (as `pulumi up --refresh` does; it drops the engine's record of the failure) changes nothing.
+  mark();
+  e.state = cut();
+  await e.refresh();
+  expect(e.state!.outputs.createdAt).toBe("");
+  delete e.state!.initErrors;
+  await e.up({ pool: POOL, volume: v, name: "s" });
+  expect(e.lastAction).toBe("update");
+  expect(fs.existsSync(marker)).toBe(false);
+  // Adopted: what LXD holds may have been there before the stack; kept, and destroy leaves it. That holds on a run
+  // that no longer says adopt, for a snapshot that was adopted when the create was cut off.
   mark();
   e.state = cut();
   await e.up({ pool: POOL, volume: v, name: "s", adopt: true });
   expect(fs.existsSync(marker)).toBe(true);
+  expect(e.state!.outputs.adopted).toBe(true);
+  e.state = cut({ adopted: true });
+  await e.up({ pool: POOL, volume: v, name: "s" });
+  expect(fs.existsSync(marker)).toBe(true);
   await e.destroy();
-  expect(await listStorageVolumeSnapshots(lxd, POOL, v)).toEqual([]);
+  expect(await listStorageVolumeSnapshots(lxd, POOL, v)).toEqual(["s"]);
+  await deleteStorageVolumeSnapshot(lxd, POOL, v, "s");
 });
 
 describe("rejects at check, naming the field", () => {

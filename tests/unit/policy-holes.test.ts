@@ -112,6 +112,17 @@ describe("hole 4: the host kernel (class kernel)", () => {
     expect(classes({ "linux.kernel_modules": "" })).toEqual([]);
   });
 
+  test("linux.sysctl.* is a finding outside the container's own network and IPC namespaces", () => {
+    for (const k of ["net.ipv4.ip_forward", "net.ipv6.conf.all.forwarding", "net.netfilter.nf_conntrack_max", "net.unix.max_dgram_qlen", "net.core.somaxconn", "kernel.shmmni", "kernel.sem", "fs.mqueue.msg_max"]) {
+      expect([k, classes({ [`linux.sysctl.${k}`]: "1" })]).toEqual([k, []]);
+    }
+    // Host-wide keys, user namespace limits (host-wide in a privileged container) and odd spellings are refused.
+    for (const k of ["vm.overcommit_memory", "kernel.domainname", "net.core.bpf_jit_harden", "user.max_user_namespaces", "NET.ipv4.ip_forward", "net/ipv4/ip_forward", "net.core.somaxconn.", "fs.mqueue", "kernel.shmmni2"]) {
+      expect([k, classes({ [`linux.sysctl.${k}`]: "1" })]).toEqual([k, ["kernel"]]);
+    }
+    expect(classes({ "linux.sysctl.vm.swappiness": "" })).toEqual([]);
+  });
+
   test.each([
     ["nofile", ["unlimited", "-1", "1048577", "1024:unlimited", "1024:-1", "lots", "UNLIMITED"], ["1024", "1048576", "1024:1048576", " 4096 "]],
     ["memlock", ["unlimited", "67108865", "-1"], ["65536", "67108864"]],
