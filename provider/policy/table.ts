@@ -349,7 +349,9 @@ export const POLICY: readonly PolicyRow[] = [
   {
     on: "config", keys: ["linux.sysctl.*"], except: NAMESPACED_SYSCTLS.map((k) => `linux.sysctl.${k}`), class: "kernel",
     when: `set, for a sysctl outside the container's own namespaces (allowed: ${NAMESPACED_SYSCTLS.join(", ")})`, weakens: nonEmpty,
-    reason: "the sysctl is not one of the container's own network or IPC namespaces: a privileged container would set it for the whole host (an unprivileged one fails to start with a host-wide key, measured on LXD 5.0.2: kernel.domainname, net.core.bpf_jit_harden, vm.overcommit_memory; user.* keys belong to a user namespace, which a privileged container does not have)",
+    // Measured on LXD 5.0.2: an unprivileged container with kernel.domainname, net.core.bpf_jit_harden or
+    // vm.overcommit_memory fails to start; user.* belongs to a user namespace, which a privileged container lacks.
+    reason: "the sysctl is not one of the container's own network or IPC namespaces: a privileged container would set it for the whole host (an unprivileged one fails to start)",
     examples: { refused: cfg({ "linux.sysctl.vm.overcommit_memory": "1" }), optedOut: cfg({ "linux.sysctl.net.core.bpf_jit_harden": "0" }) },
   },
   // ── raw.* keys (raw.lxc: see the raw.lxc rows below) ─────────────────────────────────────────────

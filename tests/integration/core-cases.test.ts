@@ -211,7 +211,7 @@ describe("C19 line breaks, host-kernel keys and lifted kernel limits", () => {
     const name = randomName();
     const e = instanceEngine(name);
     const refused = await refusal(e.up({ name, image: TEST_IMAGE, config: { "linux.sysctl.vm.overcommit_memory": "1" } }));
-    expect(refused).toMatch(/config\.linux\.sysctl\.vm\.overcommit_memory.*not one of the container's own namespaces.*add "kernel" to securityOptOuts/s);
+    expect(refused).toMatch(/config\.linux\.sysctl\.vm\.overcommit_memory.*not one of the container's own network or IPC namespaces.*add "kernel" to securityOptOuts/s);
     expect(await instanceExists(lxd, name)).toBe(false);
     const s = await e.up({ name, image: TEST_IMAGE, config: { "linux.sysctl.net.ipv4.ip_unprivileged_port_start": "80", "linux.sysctl.kernel.shmmni": "2048" } });
     expect((s.outputs.securityReport as { weakened: unknown[] }).weakened).toEqual([]);
