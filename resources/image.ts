@@ -13,7 +13,7 @@ export type { ImageAliasSpec, ImageSource, ImageInputs, ImageOutputs } from "../
 export interface ImageArgs {
   /**
    * Path (on the machine running Pulumi) of a unified image tarball (`metadata.yaml` + `rootfs/`). Its SHA-256
-   * is the image fingerprint; a change of content forces replacement. Exactly one of `file` and `source`.
+   * is the image fingerprint; a change of content forces replacement. Exactly one of `file`, `source` and `sourceInstance`.
    */
   file?: pulumi.Input<string>;
   /** Copy the image from another server instead. Forces replacement. */
@@ -50,7 +50,7 @@ export interface ImageArgs {
   project?: pulumi.Input<string>;
   /** Visible to untrusted clients (LXD `public`). Default false. Updated in place (a published image is made with it). */
   public?: pulumi.Input<boolean>;
-  /** Wait for the upload or copy, in seconds (-1: no limit). Default 600. */
+  /** Wait for the upload, copy or publish (and its temporary snapshot), in seconds (-1: no limit). Default 600. */
   timeoutSec?: pulumi.Input<number>;
   /** How to reach LXD. Default: stack config `lxd:*`, then environment, then the local unix socket. */
   connection?: pulumi.Input<ConnectionArgs>;

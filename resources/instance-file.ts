@@ -35,8 +35,8 @@ export interface InstanceFileArgs {
   /** Owner's group id inside the instance (X-LXD-gid). Default 0. */
   gid?: pulumi.Input<number>;
   /**
-   * Permission mode (X-LXD-mode): a number 0–0o777 (write `0o640`), or an octal string (`"0640"`, `"4755"`:
-   * setuid/setgid/sticky bits only as a string). Default `"0644"`.
+   * Permission mode (X-LXD-mode): a number 0–0o777 (write `0o640`), or an octal string (`"0640"`). setuid, setgid
+   * and sticky bits are refused (LXD's file API drops them: a perpetual diff). Default `"0644"`.
    */
   mode?: pulumi.Input<string | number>;
   /**

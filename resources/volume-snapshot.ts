@@ -26,7 +26,8 @@ export interface VolumeSnapshotArgs {
    */
   expiresAt?: pulumi.Input<string>;
   /**
-   * An opaque token: when an update changes it to a new non-empty value, the volume is restored from this
+   * An opaque token: when an update changes it to a new non-empty value other than the one last restored for
+   * (`restoredFor`; a value given at create counts), the volume is restored from this
    * snapshot (LXD `PUT …/volumes/custom/{volume}` `{restore}`), and only then — never at create, never when it is
    * removed, never as a side effect of another change. The content written since the snapshot is lost. LXD refuses
    * while a running instance uses the volume (stop it first). E.g. a date or a counter: `"2026-12-01"`, `"1"`.

@@ -291,7 +291,7 @@ export const storagePoolKind: Kind<StoragePoolInputs, StoragePoolOutputs> = {
             if (v === UNKNOWN || !MEMBER_SPECIFIC_POOL_KEYS[value.driver].includes(k)) continue;
             const problem = poolKeyProblem(value.driver, k, v);
             if (problem) failures.push({ property: `members.${m}.${k}`, reason: problem.replace(`config.${k} `, `members.${m}.${k} `) });
-            const why = k === "source" ? protectedSourceReason(v, process.env.LXD_DIR) : undefined;
+            const why = k === "source" ? protectedSourceReason(v, process.env.LXD_DIR, process.env.INCUS_DIR) : undefined;
             if (why) failures.push({ property: `members.${m}.source`, reason: why.replace("config.source", `members.${m}.source`) });
           }
         }

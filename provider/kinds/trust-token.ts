@@ -9,7 +9,7 @@
  * used, cancelled or expires (`core.remote_token_expiry`), then `Cancelled` for a while, then gone.
  *
  * `name`, `restricted` and `projects` (and the server) force replacement (a token cannot be changed, only revoked
- * and issued again); `securityOptOuts` is updated in place (no LXD call, the token is kept). The id is the
+ * and issued again); `securityOptOuts` is updated in place (no write to LXD, the token is kept). The id is the
  * operation's id. Read reports the resource gone once the token was used, revoked or expired: the next `up`
  * issues a new one. Delete revokes a pending token (cancels its operation).
  *
