@@ -23,6 +23,7 @@ import {
   type ClusterMember, type LxdClient,
 } from "../lxd";
 import { lxdSays } from "../kit/errors";
+import type * as pulumi from "@pulumi/pulumi";
 import type { Scope } from "../kit/contract";
 import { UNKNOWN } from "../rules/values";
 
@@ -61,6 +62,20 @@ export function memberTargetField(noun: string) {
       else if (!MEMBER.test(t)) ctx.addIssue({ code: "custom", message: `must be a cluster member name (1–63 letters, digits, "." or "-"), but ${JSON.stringify(t)} was provided` });
     })
     .optional();
+}
+
+/**
+ * The kit's diff without its `target` replacement when `target` is dropped or names the member the object is already
+ * on (`location`): for a volume or a volume snapshot `target` only says where, so that is no change. Whether anything
+ * else changed is recomputed over `diffKeys`. `base` itself when there is nothing to drop.
+ */
+export function withoutPlacedTarget<I extends { target?: string }>(
+  olds: I & { location?: string }, news: I, base: pulumi.dynamic.DiffResult, diffKeys: readonly (keyof I & string)[],
+): pulumi.dynamic.DiffResult {
+  const replaces = (base.replaces ?? []).filter((k) => !(k === "target" && (news.target === undefined || news.target === olds.location)));
+  if (replaces.length === (base.replaces ?? []).length) return base;
+  const others = diffKeys.filter((k) => k !== "target" && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
+  return { ...base, changes: replaces.length > 0 || others.length > 0, replaces };
 }
 
 /** `location` as an output: the member the instance runs on; "" on a server that is not clustered. */

@@ -49,7 +49,7 @@ import { containsUnknown, dropEmpty, normalizeConfig, sameJson, UNKNOWN, userCon
 import { checkWith } from "../kit/check";
 import type { Kind } from "../kit/contract";
 import { amend } from "../kit/errors";
-import { createTarget, memberTargetField, targetNeedsCluster } from "./instance-placement";
+import { createTarget, memberTargetField, targetNeedsCluster, withoutPlacedTarget } from "./instance-placement";
 
 
 /** LXD size strings: a number and an optional unit (`B`, `kB`…`EB` powers of 1000, `KiB`…`EiB` powers of 1024). */
@@ -270,10 +270,9 @@ export const storageVolumeKind: Kind<StorageVolumeInputs, StorageVolumeOutputs> 
 
   async diff(olds, news, base) {
     // `target` only places the create: naming the member the volume is already on, or dropping `target`, is no change.
-    const replaces = (base.replaces ?? []).filter((k) => !(k === "target" && (news.target === undefined || news.target === olds.location)));
-    if (replaces.length === (base.replaces ?? []).length) return base;
-    const others = storageVolumeKind.diffKeys.filter((k) => k !== "target" && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-    return { changes: replaces.length > 0 || others.length > 0, replaces, deleteBeforeReplace: replaces.length > 0 };
+    const d = withoutPlacedTarget(olds, news, base, storageVolumeKind.diffKeys);
+    if (d === base) return base;
+    return { changes: d.changes, replaces: d.replaces, deleteBeforeReplace: (d.replaces ?? []).length > 0 };
   },
 
   async create({ lxd, project }, inputs, accepted) {

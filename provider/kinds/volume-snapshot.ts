@@ -38,7 +38,7 @@ import { connectionSchema, type ConnectionArgs } from "../rules/connection";
 import { checkWith } from "../kit/check";
 import type { Kind } from "../kit/contract";
 import { amend } from "../kit/errors";
-import { memberTargetField, targetNeedsCluster } from "./instance-placement";
+import { memberTargetField, targetNeedsCluster, withoutPlacedTarget } from "./instance-placement";
 
 /** What LXD answers for "never expires". */
 const NEVER = "0001-01-01T00:00:00Z";
@@ -154,11 +154,7 @@ export const volumeSnapshotKind: Kind<VolumeSnapshotInputs, VolumeSnapshotOutput
     // A create that was cut off (`createdAt` "" or absent): the update deletes what LXD may hold and takes it again.
     if (!olds.createdAt && !(base.replaces ?? []).length) return { ...base, changes: true };
     // `target` only says which member's volume is meant: naming the member it is on, or dropping it, is no change.
-    if ((base.replaces ?? []).includes("target") && (news.target === undefined || news.target === olds.location)) {
-      const replaces = (base.replaces ?? []).filter((k) => k !== "target");
-      const others = volumeSnapshotKind.diffKeys.filter((k) => k !== "target" && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
-      base = { ...base, replaces, changes: replaces.length > 0 || others.length > 0 };
-    }
+    base = withoutPlacedTarget(olds, news, base, volumeSnapshotKind.diffKeys);
     // Removing the trigger restores nothing: not a change worth an update on its own.
     if (news.restoreTrigger === undefined && olds.restoreTrigger !== undefined && base.changes) {
       const others = volumeSnapshotKind.diffKeys.filter((k) => k !== "restoreTrigger" && JSON.stringify(olds[k]) !== JSON.stringify(news[k]));
